@@ -1,0 +1,49 @@
+# docker_logs: a Fluent Bit input plugin for Docker container logs.
+#
+#   make            build build/docker_logs.so and the test host build/flbhost
+#   make test       every test: unit (CGO_ENABLED=0), race, short fuzz runs,
+#                   and integration against a private dockerd (installs
+#                   Debian's docker.io when missing)
+#   make run        the main job: the plugin against a Docker daemon, printing
+#                   records (real fluent-bit if on PATH, else the test host)
+#   make fuzz       longer fuzz runs of the decoders
+
+GO      ?= go
+CC      ?= gcc
+SO      := build/docker_logs.so
+HOST    := build/flbhost
+GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
+FUZZTIME ?= 10s
+
+.PHONY: all test unit race fuzz integration run clean
+
+all: $(SO) $(HOST)
+
+$(SO): $(GO_SRC)
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugin
+
+$(HOST): tests/host/flbhost.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -ldl
+
+test: all unit race fuzz integration
+
+unit:
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./conf/... ./docker/... ./engine/...
+
+race:
+	$(GO) test -race -count=1 ./engine/...
+
+fuzz:
+	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzLogReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzParseTimestamp$$' -fuzztime $(FUZZTIME)
+
+integration: all
+	$(GO) test -count=1 -timeout 20m -v ./tests/... 2>&1 | tee build/integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+run: all
+	bash tests/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,190 @@
+// Package conf holds every configuration key of the docker_logs input: its
+// type, default and description in one table that drives parsing, defaults,
+// validation and the README's key table.
+//
+// Fluent Bit hands a Go input no config map, so it validates none of our
+// keys: every value is checked here, and all problems are reported at once,
+// each naming its key.
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Getter is the one seam through which configuration is read: the plugin
+// passes Fluent Bit's input_get_property, tests pass a map. Get returns ""
+// for an unset key.
+type Getter interface {
+	Get(key string) string
+}
+
+// Map is a Getter over a plain map with case-insensitive keys, as Fluent
+// Bit's own property lookup is.
+type Map map[string]string
+
+// Get implements Getter.
+func (m Map) Get(key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Config is the parsed, validated configuration of one instance.
+type Config struct {
+	DockerHost     string
+	ReadFromHead   bool
+	BufferMaxSize  int64
+	ChunkMaxSize   int64
+	PluginLogLevel Level
+}
+
+// Key describes one configuration key.
+type Key struct {
+	Name        string
+	Type        string // "string", "bool", "size", "enum"
+	Default     string // as the user would write it; see DefaultFor for computed ones
+	Description string
+	// set parses a (non-empty, trimmed) value into c.
+	set func(c *Config, v string) error
+}
+
+// Keys is the table of every key, in the order the README lists them.
+var Keys = []Key{
+	{
+		Name: "docker_host", Type: "string", Default: "$DOCKER_HOST, else unix:///var/run/docker.sock",
+		Description: "Docker Engine API address: `unix:///path`, `tcp://host:port`, `http://host:port` or `https://host:port`.",
+		set: func(c *Config, v string) (err error) {
+			c.DockerHost, err = parseDockerHost(v)
+			return err
+		},
+	},
+	{
+		Name: "read_from_head", Type: "bool", Default: "false",
+		Description: "For containers already running when the plugin starts: read their whole retained log (true) or only what they write from now on (false), like tail's key of that name. Containers created later are always read from their first line.",
+		set: func(c *Config, v string) (err error) {
+			c.ReadFromHead, err = parseBool(v)
+			return err
+		},
+	},
+	{
+		Name: "buffer_max_size", Type: "size", Default: "8M",
+		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog.",
+		set: func(c *Config, v string) (err error) {
+			c.BufferMaxSize, err = parseSize(v, 64*1000)
+			return err
+		},
+	},
+	{
+		Name: "chunk_max_size", Type: "size", Default: "2M",
+		Description: "Most bytes one collect hands Fluent Bit (one collect a second becomes one chunk). 2M matches the chunks Fluent Bit's own inputs write and stays well inside a default `forward` hop (6M). A single record larger than this is handed over alone.",
+		set: func(c *Config, v string) (err error) {
+			c.ChunkMaxSize, err = parseSize(v, 1000)
+			return err
+		},
+	},
+	{
+		Name: "plugin_log_level", Type: "enum", Default: "info",
+		Description: "The plugin's own log level on stderr: `error`, `warn`, `info` or `debug` (Fluent Bit consumes `log_level` itself).",
+		set: func(c *Config, v string) (err error) {
+			c.PluginLogLevel, err = ParseLevel(v)
+			return err
+		},
+	},
+}
+
+// DefaultFor returns the default value of a key as it applies now (a
+// computed default, such as docker_host's, reads the environment).
+func DefaultFor(k Key) string {
+	if k.Name == "docker_host" {
+		if h := os.Getenv("DOCKER_HOST"); h != "" {
+			return h
+		}
+		return "unix:///var/run/docker.sock"
+	}
+	return k.Default
+}
+
+// Parse reads every key through g, applies defaults and validates. The
+// error joins one message per bad key, each naming the key and the value.
+func Parse(g Getter) (Config, error) {
+	var c Config
+	var errs []error
+	for _, k := range Keys {
+		v := strings.TrimSpace(g.Get(k.Name))
+		source := ""
+		if v == "" {
+			v = DefaultFor(k)
+			source = " (from the default)"
+		}
+		if err := k.set(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %s %q%s: %w", k.Name, v, source, err))
+		}
+	}
+	if len(errs) == 0 && c.ChunkMaxSize > c.BufferMaxSize {
+		errs = append(errs, fmt.Errorf("invalid chunk_max_size %d: larger than buffer_max_size %d", c.ChunkMaxSize, c.BufferMaxSize))
+	}
+	return c, errors.Join(errs...)
+}
+
+func parseDockerHost(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", errors.New("expected unix:///path, tcp://host:port, http://host:port or https://host:port")
+	}
+	switch u.Scheme {
+	case "unix":
+		if u.Path == "" {
+			return "", errors.New("expected unix:///path/to/docker.sock (the socket path is missing)")
+		}
+	case "tcp", "http", "https":
+		if u.Host == "" {
+			return "", fmt.Errorf("expected %s://host:port (the host is missing)", u.Scheme)
+		}
+	default:
+		return "", errors.New("expected a unix://, tcp://, http:// or https:// address")
+	}
+	return v, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "1":
+		return true, nil
+	case "false", "off", "no", "0":
+		return false, nil
+	}
+	return false, errors.New("expected true or false (also on/off, yes/no)")
+}
+
+// parseSize reads a size in Fluent Bit's units (flb_utils_size_to_bytes):
+// a whole number with an optional K, KB, M, MB, G or GB suffix in any case,
+// decimal (1K = 1000). min is the smallest value that makes sense.
+func parseSize(v string, min int64) (int64, error) {
+	s := strings.ToUpper(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KB", 1e3}, {"K", 1e3}, {"MB", 1e6}, {"M", 1e6}, {"GB", 1e9}, {"G", 1e9}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, errors.New("expected a size such as 512K, 8M or 1G")
+	}
+	if n*mult < min {
+		return 0, fmt.Errorf("expected at least %d bytes", min)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,105 @@
+package conf
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseDefaults(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "")
+	c, err := Parse(Map{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, PluginLogLevel: LevelInfo}
+	if c != want {
+		t.Fatalf("defaults = %+v, want %+v", c, want)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
+	if c, _ := Parse(Map{}); c.DockerHost != "tcp://10.0.0.1:2375" {
+		t.Fatalf("docker_host from DOCKER_HOST = %q", c.DockerHost)
+	}
+	if c, _ := Parse(Map{"docker_host": "unix:///x.sock"}); c.DockerHost != "unix:///x.sock" {
+		t.Fatalf("docker_host key over DOCKER_HOST = %q", c.DockerHost)
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	c, err := Parse(Map{
+		"Docker_Host": " https://docker.example:2376 ", "READ_FROM_HEAD": "On",
+		"buffer_max_size": "16m", "chunk_max_size": "512KB", "plugin_log_level": "DEBUG",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3, PluginLogLevel: LevelDebug}
+	if c != want {
+		t.Fatalf("got %+v, want %+v", c, want)
+	}
+}
+
+// Every bad value is reported at once, each message naming its key and
+// quoting the value.
+func TestParseReportsEveryBadKey(t *testing.T) {
+	_, err := Parse(Map{
+		"docker_host": "ftp://x", "read_from_head": "maybe", "buffer_max_size": "8Q",
+		"chunk_max_size": "-1", "plugin_log_level": "loud",
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`invalid docker_host "ftp://x"`, `invalid read_from_head "maybe"`, `invalid buffer_max_size "8Q"`,
+		`invalid chunk_max_size "-1"`, `invalid plugin_log_level "loud"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
+		t.Errorf("%d lines, want 5:\n%v", n, err)
+	}
+}
+
+func TestDockerHost(t *testing.T) {
+	for _, ok := range []string{"unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "http://h:1", "https://h:2376"} {
+		if _, err := parseDockerHost(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "unix://", "tcp://", "/var/run/docker.sock", "ftp://h", "::"} {
+		if _, err := parseDockerHost(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	cases := map[string]int64{"1000": 1000, "32k": 32e3, "32KB": 32e3, "8M": 8e6, "8mb": 8e6, "1G": 1e9, "2 M": 2e6}
+	for in, want := range cases {
+		if got, err := parseSize(in, 0); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "M", "1.5M", "-1", "1T", "99999999999G"} {
+		if _, err := parseSize(bad, 0); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+	if _, err := parseSize("10", 1000); err == nil {
+		t.Error("a size under the minimum was accepted")
+	}
+}
+
+// No key may be one Fluent Bit consumes for every input.
+func TestNoReservedKeys(t *testing.T) {
+	reserved := []string{"alias", "tag", "log_level", "log_suppress_interval", "mem_buf_limit", "routable",
+		"threaded", "storage.type", "storage.pause_on_chunks_overlimit", "rate_window", "host", "port", "listen", "ipv6", "tls"}
+	for _, k := range Keys {
+		for _, r := range reserved {
+			if k.Name == r || strings.HasPrefix(k.Name, "tls.") || strings.HasPrefix(k.Name, "thread.ring_buffer") || strings.HasPrefix(k.Name, "rate_gate") {
+				t.Errorf("key %s is reserved by Fluent Bit", k.Name)
+			}
+		}
+	}
+}

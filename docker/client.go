@@ -1,0 +1,287 @@
+// Package docker is the plugin's access to the Docker Engine API: a narrow
+// interface with only what the engine calls (API), its implementation on
+// github.com/moby/moby/client (Client), and the decoding of log streams.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+)
+
+// Container is what the engine needs to know of a container.
+type Container struct {
+	ID      string // full ID
+	Name    string // without the leading "/"
+	Image   string // the image reference as the container was created
+	TTY     bool
+	Running bool
+	Labels  map[string]string
+	Created int64 // unix nanoseconds (whole seconds from List)
+	// FinishedAt is when the container last stopped (unix nanoseconds, 0
+	// if never; from Inspect only).
+	FinishedAt int64
+}
+
+// Event is a container lifecycle event.
+type Event struct {
+	Action string // "start", "die", "destroy", "rename", ...
+	ID     string
+	Name   string // the (new) name, without "/"
+	Time   int64  // unix nanoseconds
+}
+
+// LogsOptions selects what a logs request returns. Stdout and stderr are
+// always both requested, with timestamps.
+type LogsOptions struct {
+	Since  int64 // unix nanoseconds, inclusive; 0 reads from the oldest retained entry
+	Follow bool
+}
+
+// EventStream yields events until ctx ends or the connection fails.
+type EventStream interface {
+	Next(ctx context.Context) (Event, error)
+}
+
+// API is everything the engine asks of the daemon; tests fake it.
+type API interface {
+	Ping(ctx context.Context) error
+	List(ctx context.Context) ([]Container, error)
+	Inspect(ctx context.Context, id string) (Container, error)
+	// Logs opens a log stream; the caller owns and closes the body, and
+	// decodes it with NewLogReader.
+	Logs(ctx context.Context, id string, opts LogsOptions) (io.ReadCloser, error)
+	// Events follows container events from since (unix nanoseconds, 0 for
+	// now). Cancelling ctx ends the stream and its goroutine.
+	Events(ctx context.Context, since int64) (EventStream, error)
+	Close() error
+}
+
+// Options configure a Client.
+type Options struct {
+	Host string // docker_host
+	// StreamIdleTimeout is the read deadline set on a log stream's
+	// connection before each read: a stream silent for that long fails
+	// with a timeout and is reopened. 0 disables it.
+	StreamIdleTimeout time.Duration
+}
+
+// Client implements API with the Docker Engine client. It keeps two HTTP
+// clients: log streams go through one whose connections carry the idle read
+// deadline; control calls and the events stream (silent for as long as no
+// container changes) go through the other.
+type Client struct {
+	control *client.Client
+	streams *client.Client
+}
+
+var _ API = (*Client)(nil)
+
+// New makes a Client. It does not contact the daemon.
+func New(o Options) (*Client, error) {
+	control, err := newMobyClient(o.Host, 0)
+	if err != nil {
+		return nil, err
+	}
+	streams, err := newMobyClient(o.Host, o.StreamIdleTimeout)
+	if err != nil {
+		control.Close()
+		return nil, err
+	}
+	return &Client{control: control, streams: streams}, nil
+}
+
+func newMobyClient(host string, idle time.Duration) (*client.Client, error) {
+	u, err := client.ParseHostURL(host)
+	if err != nil {
+		return nil, err
+	}
+	network, addr := "tcp", u.Host // for unix://, Host is the socket path
+	if u.Scheme == "unix" {
+		network = "unix"
+	}
+	// WithHost installs its own dialer; ours comes after it and dials the
+	// daemon itself, because the transport hands a unix dialer "<path>:80".
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || idle <= 0 {
+			return c, err
+		}
+		return &idleDeadlineConn{Conn: c, idle: idle}, nil
+	}
+	return client.New(client.WithHost(host), client.WithDialContext(dial), client.WithAPIVersionNegotiation())
+}
+
+// idleDeadlineConn sets a read deadline before every read, so a stream
+// that stops delivering fails instead of blocking its reader forever.
+type idleDeadlineConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleDeadlineConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+// Close closes both HTTP clients' idle connections.
+func (c *Client) Close() error {
+	return errors.Join(c.control.Close(), c.streams.Close())
+}
+
+// Ping checks the daemon answers, negotiating the API version again so a
+// daemon upgraded or downgraded behind a reconnect is spoken to correctly.
+func (c *Client) Ping(ctx context.Context) error {
+	opts := client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}
+	if _, err := c.control.Ping(ctx, opts); err != nil {
+		return err
+	}
+	_, err := c.streams.Ping(ctx, opts)
+	return err
+}
+
+// List returns every container, running or not.
+func (c *Client) List(ctx context.Context) ([]Container, error) {
+	res, err := c.control.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Container, 0, len(res.Items))
+	for _, s := range res.Items {
+		name := ""
+		if len(s.Names) > 0 {
+			name = strings.TrimPrefix(s.Names[0], "/")
+		}
+		out = append(out, Container{
+			ID: s.ID, Name: name, Image: s.Image, Labels: s.Labels,
+			Running: s.State == "running", Created: s.Created * 1e9,
+		})
+	}
+	return out, nil
+}
+
+// Inspect returns one container's current description.
+func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
+	res, err := c.control.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return Container{}, err
+	}
+	ct := res.Container
+	out := Container{ID: ct.ID, Name: strings.TrimPrefix(ct.Name, "/")}
+	if ct.Config != nil {
+		out.Image, out.TTY, out.Labels = ct.Config.Image, ct.Config.Tty, ct.Config.Labels
+	}
+	out.Created = parseAPITime(ct.Created)
+	if ct.State != nil {
+		out.Running = ct.State.Running
+		out.FinishedAt = parseAPITime(ct.State.FinishedAt)
+	}
+	return out, nil
+}
+
+// Logs opens a log stream of stdout and stderr with timestamps.
+func (c *Client) Logs(ctx context.Context, id string, o LogsOptions) (io.ReadCloser, error) {
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: o.Follow}
+	if o.Since > 0 {
+		opts.Since = FormatUnixNano(o.Since)
+	}
+	return c.streams.ContainerLogs(ctx, id, opts)
+}
+
+// Events follows container lifecycle events.
+func (c *Client) Events(ctx context.Context, since int64) (EventStream, error) {
+	f := make(client.Filters).Add("type", "container").
+		Add("event", "create", "start", "restart", "die", "destroy", "rename")
+	opts := client.EventsListOptions{Filters: f}
+	if since > 0 {
+		opts.Since = FormatUnixNano(since)
+	}
+	res := c.control.Events(ctx, opts)
+	return &mobyEvents{res: res}, nil
+}
+
+type mobyEvents struct{ res client.EventsResult }
+
+func (e *mobyEvents) Next(ctx context.Context) (Event, error) {
+	select {
+	case m := <-e.res.Messages:
+		return convertEvent(m), nil
+	case err := <-e.res.Err:
+		if err == nil {
+			err = io.EOF
+		}
+		return Event{}, err
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+func convertEvent(m events.Message) Event {
+	t := m.TimeNano
+	if t == 0 {
+		t = m.Time * 1e9
+	}
+	return Event{Action: string(m.Action), ID: m.Actor.ID, Name: strings.TrimPrefix(m.Actor.Attributes["name"], "/"), Time: t}
+}
+
+// parseAPITime reads an RFC 3339 time of the API as unix nanoseconds; the
+// zero time ("0001-01-01T00:00:00Z", never happened) and bad values are 0.
+func parseAPITime(s string) int64 {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 1970 {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FormatUnixNano formats unix nanoseconds as the API's "sec.nnnnnnnnn",
+// the only form Docker 20.10 accepts for since and until.
+func FormatUnixNano(ns int64) string {
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	return strconv.FormatInt(sec, 10) + "." + fmt.Sprintf("%09d", frac)
+}
+
+// IsGone reports a container that no longer exists or is being removed
+// (HTTP 404 or 409): its monitor ends.
+func IsGone(err error) bool {
+	return cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err)
+}
+
+// IsUnreadable reports a container whose log driver cannot be read through
+// the API (HTTP 501): permanent for that container.
+func IsUnreadable(err error) bool {
+	return cerrdefs.IsNotImplemented(err)
+}
+
+// IsTimeout reports an idle read deadline expiry on a stream.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// HostLabel returns the daemon address for log messages, without any
+// credentials a URL might carry.
+func HostLabel(host string) string {
+	u, err := url.Parse(host)
+	if err != nil {
+		return host
+	}
+	u.User = nil
+	return u.String()
+}

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"sync"
+)
+
+// Buffer holds encoded records between the monitors that read them and the
+// collect callback that hands them to Fluent Bit. It is bounded: a Put
+// that does not fit blocks (its monitor stops reading from Docker, whose
+// log files then hold the backlog) until a Take makes room. Take never
+// blocks.
+type Buffer struct {
+	mu     sync.Mutex
+	data   []byte // encoded records, oldest first
+	ends   []int  // end offset in data of each record
+	max    int
+	paused bool
+	// room is closed, and replaced, whenever a blocked Put may now fit.
+	room chan struct{}
+}
+
+// NewBuffer makes a buffer of at most max bytes (a single larger record is
+// still accepted alone, so no record is ever refused).
+func NewBuffer(max int) *Buffer {
+	return &Buffer{max: max, room: make(chan struct{})}
+}
+
+// Put appends one encoded record, blocking while the buffer is full or
+// paused. It fails only when ctx ends.
+func (b *Buffer) Put(ctx context.Context, rec []byte) error {
+	for {
+		b.mu.Lock()
+		if !b.paused && (len(b.data)+len(rec) <= b.max || len(b.data) == 0) {
+			b.data = append(b.data, rec...)
+			b.ends = append(b.ends, len(b.data))
+			b.mu.Unlock()
+			return nil
+		}
+		room := b.room
+		b.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Take appends to dst the oldest whole records that fit in limit bytes
+// (at least one record, however large, when any is buffered), removes
+// them, and returns dst and the number of records taken.
+func (b *Buffer) Take(limit int, dst []byte) ([]byte, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.ends) == 0 {
+		return dst, 0
+	}
+	k := 1
+	for k < len(b.ends) && b.ends[k] <= limit {
+		k++
+	}
+	end := b.ends[k-1]
+	dst = append(dst, b.data[:end]...)
+	b.data = b.data[:copy(b.data, b.data[end:])]
+	b.ends = b.ends[:copy(b.ends, b.ends[k:])]
+	for i := range b.ends {
+		b.ends[i] -= end
+	}
+	b.wake()
+	return dst, k
+}
+
+// Len returns the buffered bytes.
+func (b *Buffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.data)
+}
+
+// SetPaused stops (true) or restarts (false) every Put; idempotent.
+func (b *Buffer) SetPaused(p bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.paused = p
+	if !p {
+		b.wake()
+	}
+}
+
+// wake releases the blocked Puts; b.mu is held.
+func (b *Buffer) wake() {
+	close(b.room)
+	b.room = make(chan struct{})
+}

@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/docker-logs/docker_logs/conf"
+	"github.com/docker-logs/docker_logs/docker"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func testConfig(t *testing.T, kv ...string) conf.Config {
+	t.Helper()
+	m := conf.Map{"docker_host": "unix:///fake.sock"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	c, err := conf.Parse(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startEngine runs an engine on api and stops it (checking every goroutine
+// ended, via goleak in TestMain) when the test ends.
+func startEngine(t *testing.T, api docker.API, kv ...string) *Engine {
+	t.Helper()
+	log := NewLogger("docker_logs.0", conf.LevelDebug)
+	log.SetOutput(testWriter{t})
+	e := New(testConfig(t, kv...), "docker_logs.0", api, log)
+	e.Start()
+	t.Cleanup(e.Stop)
+	return e
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// collector gathers what the engine hands over, as the collect callback
+// would, decoding each buffer.
+type collector struct {
+	t       *testing.T
+	e       *Engine
+	recs    []decodedRecord
+	largest int // the largest buffer handed over
+}
+
+// until collects until ok holds for what was collected, or fails the test.
+func (c *collector) until(what string, ok func([]decodedRecord) bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(c.recs) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s; have %d records", what, len(c.recs))
+		}
+		if buf := c.e.Collect(); buf != nil {
+			c.largest = max(c.largest, len(buf))
+			c.recs = append(c.recs, decodeRecords(c.t, buf)...)
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func (c *collector) count(n int) func([]decodedRecord) bool {
+	return func(r []decodedRecord) bool { return len(r) >= n }
+}
+
+// settle collects a little longer to catch duplicates that would follow.
+func (c *collector) settle() {
+	time.Sleep(100 * time.Millisecond)
+	for buf := c.e.Collect(); buf != nil; buf = c.e.Collect() {
+		c.recs = append(c.recs, decodeRecords(c.t, buf)...)
+	}
+}
+
+// logs returns the "log" values of records of one container and stream.
+func logs(recs []decodedRecord, name, stream string) []string {
+	var out []string
+	for _, r := range recs {
+		if r.Fields["container_name"] == name && r.Fields["stream"] == stream {
+			out = append(out, r.Fields["log"].(string))
+		}
+	}
+	return out
+}
+
+func seq(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf("%s %d", prefix, i))
+	}
+	return out
+}
+
+func assertLines(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %d lines %q..., want %d lines %q...", len(got), head(got), len(want), head(want))
+	}
+}
+
+func head(s []string) []string {
+	if len(s) > 5 {
+		return s[:5]
+	}
+	return s
+}
+
+func TestEngineCapturesNewContainer(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+
+	api.create("c1", "web", false)
+	api.setRunning("c1", true)
+	for i := 1; i <= 100; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("out %d", i))
+		api.write("c1", docker.Stderr, fmt.Sprintf("err %d", i))
+	}
+	c.until("200 records", c.count(200))
+	c.settle()
+	assertLines(t, logs(c.recs, "web", "stdout"), seq("out", 1, 100))
+	assertLines(t, logs(c.recs, "web", "stderr"), seq("err", 1, 100))
+	r := c.recs[0]
+	if r.Fields["container_id"] != "c1" || r.Fields["image"] != "img:web" {
+		t.Errorf("metadata = %v", r.Fields)
+	}
+	if r.Time == 0 {
+		t.Error("record time not set")
+	}
+}
+
+// A container that ran and stopped before its monitor looked at it is read
+// completely; after a restart it resumes without repeating a line.
+func TestEngineStopRestartResumesExactly(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+
+	api.create("c1", "job", false)
+	api.setRunning("c1", true)
+	for i := 1; i <= 50; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("out %d", i))
+	}
+	api.setRunning("c1", false)
+	c.until("first run", c.count(50))
+
+	for round := 0; round < 5; round++ {
+		api.setRunning("c1", true)
+		for i := 51 + round*20; i <= 70+round*20; i++ {
+			api.write("c1", docker.Stdout, fmt.Sprintf("out %d", i))
+			if i%7 == 0 {
+				api.write("c1", docker.Stderr, fmt.Sprintf("err %d", i))
+			}
+		}
+		api.setRunning("c1", false)
+	}
+	c.until("all rounds", c.count(150+14))
+	c.settle()
+	assertLines(t, logs(c.recs, "job", "stdout"), seq("out", 1, 150))
+	var errs []string
+	for i := 51; i <= 150; i++ {
+		if i%7 == 0 {
+			errs = append(errs, fmt.Sprintf("err %d", i))
+		}
+	}
+	assertLines(t, logs(c.recs, "job", "stderr"), errs)
+}
+
+// Containers already running when the engine starts are read from the
+// engine's start, unless read_from_head.
+func TestEngineStartsAtStartUnlessReadFromHead(t *testing.T) {
+	for _, head := range []bool{false, true} {
+		t.Run(fmt.Sprint("read_from_head=", head), func(t *testing.T) {
+			api := newFakeAPI()
+			api.create("c1", "old", false)
+			api.setRunning("c1", true)
+			api.write("c1", docker.Stdout, "before 1")
+			api.write("c1", docker.Stdout, "before 2")
+			time.Sleep(time.Millisecond)
+			e := startEngine(t, api, "read_from_head", fmt.Sprint(head))
+			c := &collector{t: t, e: e}
+			time.Sleep(50 * time.Millisecond)
+			api.write("c1", docker.Stdout, "after 1")
+			want := []string{"after 1"}
+			if head {
+				want = []string{"before 1", "before 2", "after 1"}
+			}
+			c.until("lines", c.count(len(want)))
+			c.settle()
+			assertLines(t, logs(c.recs, "old", "stdout"), want)
+		})
+	}
+}
+
+func TestEngineTTYAndRenameAndDestroy(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.create("t1", "term", true)
+	api.setRunning("t1", true)
+	api.write("t1", docker.Stdout, "tty 1")
+	c.until("tty line", c.count(1))
+
+	api.mu.Lock()
+	api.containers["t1"].info.Name = "renamed"
+	api.notifyLocked(docker.Event{Action: "rename", ID: "t1", Name: "renamed", Time: now()})
+	api.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	api.write("t1", docker.Stdout, "tty 2")
+	c.until("line after rename", c.count(2))
+	assertLines(t, logs(c.recs, "term", "stdout"), []string{"tty 1"})
+	assertLines(t, logs(c.recs, "renamed", "stdout"), []string{"tty 2"})
+
+	api.setRunning("t1", false)
+	api.destroy("t1")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.mu.Lock()
+		n := len(e.monitors)
+		e.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("monitor of a destroyed container still running")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With the daemon down at start, the engine retries, and captures once it
+// is up; after it goes down and up again, nothing is lost or repeated.
+func TestEngineDaemonDownThenUp(t *testing.T) {
+	api := newFakeAPI()
+	api.setDown(true)
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(300 * time.Millisecond)
+	api.setDown(false)
+	api.create("c1", "late", false)
+	api.setRunning("c1", true)
+	api.write("c1", docker.Stdout, "line 1")
+	c.until("first line", c.count(1))
+
+	api.setDown(true)
+	api.mu.Lock()
+	api.containers["c1"].entries = append(api.containers["c1"].entries, fakeEntry{docker.Stdout, now(), "line 2"})
+	api.mu.Unlock()
+	api.setDown(false)
+	api.write("c1", docker.Stdout, "line 3")
+	c.until("lines after the outage", c.count(3))
+	c.settle()
+	assertLines(t, logs(c.recs, "late", "stdout"), seq("line", 1, 3))
+}
+
+// A monitor that panics is recovered and restarted; capture goes on.
+func TestEngineRecoversPanickingMonitor(t *testing.T) {
+	api := newFakeAPI()
+	var panics atomic.Int32
+	api.onInspect = func(id string) {
+		if id == "bad" && panics.Add(1) <= 2 {
+			panic("boom")
+		}
+	}
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.create("bad", "bad", false)
+	api.setRunning("bad", true)
+	api.create("good", "good", false)
+	api.setRunning("good", true)
+	api.write("bad", docker.Stdout, "from bad")
+	api.write("good", docker.Stdout, "from good")
+	c.until("both lines", c.count(2))
+	if panics.Load() < 3 {
+		t.Fatalf("inspect hook ran %d times; the panicking monitor was not restarted", panics.Load())
+	}
+}
+
+// A full buffer stops reading, never drops: with a tiny buffer and a slow
+// collector every line still arrives once, in order.
+func TestEngineBackpressure(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api, "buffer_max_size", "64K", "chunk_max_size", "1K")
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.create("c1", "busy", false)
+	api.setRunning("c1", true)
+	for i := 1; i <= 5000; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, strings.Repeat("p", 100)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := e.buf.Len(); n > 64*1000 {
+		t.Fatalf("buffer holds %d bytes, over its 64K bound", n)
+	}
+	c.until("5000 lines", c.count(5000))
+	c.settle()
+	if c.largest > 1000 {
+		t.Fatalf("a collect handed over %d bytes, over chunk_max_size", c.largest)
+	}
+	got := logs(c.recs, "busy", "stdout")
+	if len(got) != 5000 {
+		t.Fatalf("got %d lines, want 5000", len(got))
+	}
+	for i, l := range got {
+		if !strings.HasPrefix(l, fmt.Sprintf("line %d ", i+1)) {
+			t.Fatalf("line %d is %.20q", i+1, l)
+		}
+	}
+}
+
+func TestEnginePauseStopsReading(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.create("c1", "p", false)
+	api.setRunning("c1", true)
+	api.write("c1", docker.Stdout, "line 1")
+	c.until("line 1", c.count(1))
+	e.Pause()
+	e.Pause()
+	api.write("c1", docker.Stdout, "line 2")
+	time.Sleep(100 * time.Millisecond)
+	if buf := e.Collect(); buf != nil {
+		t.Fatalf("records buffered while paused: %v", decodeRecords(t, buf))
+	}
+	e.Resume()
+	e.Resume()
+	c.until("line 2", c.count(2))
+	c.settle()
+	assertLines(t, logs(c.recs, "p", "stdout"), seq("line", 1, 2))
+}
+
+// Stop ends every goroutine, even with streams open and Puts blocked on a
+// full buffer (goleak in TestMain checks none remain).
+func TestEngineStopWithBlockedMonitors(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api, "buffer_max_size", "64K", "chunk_max_size", "16K")
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprint("c", i)
+		api.create(id, id, false)
+		api.setRunning(id, true)
+		for j := 0; j < 2000; j++ {
+			api.write(id, docker.Stdout, strings.Repeat("x", 100))
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	e.Stop()
+	if d := time.Since(start); d > stopTimeout {
+		t.Fatalf("Stop took %s", d)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	var r Registry
+	r.NewAPI = func(conf.Config) (docker.API, error) { return newFakeAPI(), nil }
+	defer r.StopAll()
+
+	if _, err := r.Init(conf.Map{"docker_host": "ftp://x"}, true); err == nil || !strings.Contains(err.Error(), "docker_host") {
+		t.Fatalf("bad docker_host: err = %v", err)
+	}
+	tok, err := r.Init(conf.Map{}, false)
+	if err != nil || tok == 0 {
+		t.Fatalf("first instance: %d, %v", tok, err)
+	}
+	if r.Lookup(0) == nil || r.Lookup(tok) != r.Lookup(0) {
+		t.Fatal("the single instance is not found by the plain callback's token 0")
+	}
+	if _, err := r.Init(conf.Map{}, false); err == nil || !strings.Contains(err.Error(), "Fluent Bit 4.1 or newer") {
+		t.Fatalf("second instance without ctx: err = %v", err)
+	}
+	tok2, err := r.Init(conf.Map{}, true)
+	if err != nil || tok2 == tok {
+		t.Fatalf("second instance with ctx: %d, %v", tok2, err)
+	}
+	if r.Lookup(0) != nil {
+		t.Fatal("token 0 is ambiguous with two instances and must find none")
+	}
+	r.StopAll()
+	r.StopAll()
+	if r.Lookup(tok) != nil {
+		t.Fatal("instance still registered after StopAll")
+	}
+}
+
+var _ = io.EOF
+var _ = context.Background

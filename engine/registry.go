@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/docker-logs/docker_logs/conf"
+	"github.com/docker-logs/docker_logs/docker"
+)
+
+// Registry holds the instances living in one process (one loaded .so),
+// found by the integer token the shim stores in Fluent Bit's context: no Go
+// pointer ever goes to C.
+type Registry struct {
+	// NewAPI makes the Docker client of an instance (tests replace it).
+	NewAPI func(conf.Config) (docker.API, error)
+
+	mu      sync.Mutex
+	inits   int // instances initialised so far, for their names
+	next    uintptr
+	byToken map[uintptr]*Engine
+}
+
+// ErrNeedsCtx refuses a second instance on a Fluent Bit without the
+// per-instance callbacks.
+var ErrNeedsCtx = errors.New("multiple docker_logs instances need Fluent Bit 4.1 or newer (this Fluent Bit passes no instance context to Go inputs)")
+
+// Init parses an instance's configuration, starts its engine, and returns
+// its token (never 0). hasCtx says Fluent Bit will pass the token back to
+// the collect callback; without it only one instance can be told apart.
+// The error names every bad key, ready to print.
+func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := fmt.Sprintf("docker_logs.%d", r.inits)
+	r.inits++
+	fail := func(err error) (uintptr, error) {
+		var b strings.Builder
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(&b, "[error] [input:docker_logs:%s] %s\n", name, line)
+		}
+		return 0, errors.New(b.String())
+	}
+	if !hasCtx && len(r.byToken) > 0 {
+		return fail(ErrNeedsCtx)
+	}
+	cfg, err := conf.Parse(g)
+	if err != nil {
+		return fail(err)
+	}
+	newAPI := r.NewAPI
+	if newAPI == nil {
+		newAPI = func(c conf.Config) (docker.API, error) { return NewClient(c) }
+	}
+	api, err := newAPI(cfg)
+	if err != nil {
+		return fail(fmt.Errorf("invalid docker_host %q: %w", cfg.DockerHost, err))
+	}
+	log := NewLogger(name, cfg.PluginLogLevel)
+	e := New(cfg, name, api, log)
+	e.Start()
+	if r.byToken == nil {
+		r.byToken = map[uintptr]*Engine{}
+	}
+	r.next++
+	r.byToken[r.next] = e
+	log.Infof("started, reading from docker at %s", docker.HostLabel(cfg.DockerHost))
+	return r.next, nil
+}
+
+// Lookup finds an instance by token. Token 0 comes from the plain
+// callbacks, which only a single instance uses.
+func (r *Registry) Lookup(token uintptr) *Engine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if token == 0 && len(r.byToken) == 1 {
+		for _, e := range r.byToken {
+			return e
+		}
+	}
+	return r.byToken[token]
+}
+
+// ForEach calls fn for every instance.
+func (r *Registry) ForEach(fn func(*Engine)) {
+	r.mu.Lock()
+	engines := make([]*Engine, 0, len(r.byToken))
+	for _, e := range r.byToken {
+		engines = append(engines, e)
+	}
+	r.mu.Unlock()
+	for _, e := range engines {
+		fn(e)
+	}
+}
+
+// StopAll stops every instance (in parallel, each bounded) and forgets
+// them. Fluent Bit calls Exit once per instance, without saying which, so
+// the first call does it all and the rest find nothing.
+func (r *Registry) StopAll() {
+	r.mu.Lock()
+	engines := r.byToken
+	r.byToken = nil
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.Stop()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,306 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-logs/docker_logs/tests/internal/dockertest"
+)
+
+// dockerLine is one line as `docker logs -t` shows it.
+type dockerLine struct {
+	stream, log, time string
+}
+
+// dockerLogs is the reference: every line of a container with Docker's own
+// timestamp, as the docker CLI reads it.
+func dockerLogs(t *testing.T, d *dockertest.Daemon, id string) []dockerLine {
+	t.Helper()
+	stdout, stderr, err := d.Logs(id, "-t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []dockerLine
+	for _, s := range []struct{ name, text string }{{"stdout", stdout}, {"stderr", stderr}} {
+		for _, l := range strings.Split(s.text, "\n") {
+			l = strings.TrimSuffix(l, "\r")
+			if l == "" {
+				continue
+			}
+			ts, msg, _ := strings.Cut(l, " ")
+			tm, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil {
+				t.Fatalf("docker logs -t line %q: %v", l, err)
+			}
+			out = append(out, dockerLine{s.name, strings.TrimSuffix(msg, "\r"), fmt.Sprintf("%d.%09d", tm.Unix(), tm.Nanosecond())})
+		}
+	}
+	return out
+}
+
+func ofContainer(recs []record, id string) []record {
+	var out []record
+	for _, r := range recs {
+		if r.str("container_id") == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// countOf waits for n records of a container.
+func countOf(id string, n int) func([]record) bool {
+	return func(recs []record) bool { return len(ofContainer(recs, id)) >= n }
+}
+
+// assertExactlyOnce checks the records of one container against Docker's
+// own view: every line once, on the right stream, with Docker's timestamp
+// and the container's metadata, and nothing else.
+func assertExactlyOnce(t *testing.T, recs []record, ref []dockerLine, id, name string) {
+	t.Helper()
+	mine := ofContainer(recs, id)
+	want := map[dockerLine]int{}
+	for _, l := range ref {
+		want[l]++
+	}
+	for _, r := range mine {
+		if r.str("container_name") != name || r.str("image") != dockertest.Image {
+			t.Fatalf("record with wrong metadata: %v", r.Record)
+		}
+		k := dockerLine{r.str("stream"), r.str("log"), r.Time}
+		if want[k] == 0 {
+			t.Fatalf("record not in docker logs, or delivered twice: %+v", k)
+		}
+		want[k]--
+	}
+	for k, n := range want {
+		if n > 0 {
+			t.Fatalf("line never delivered: %+v (and %d lines in all: %d records for %d lines)", k, countMissing(want), len(mine), len(ref))
+		}
+	}
+}
+
+func countMissing(m map[dockerLine]int) int {
+	n := 0
+	for _, c := range m {
+		n += c
+	}
+	return n
+}
+
+// assertSequence checks the loggen lines of one stream are 1..n in order.
+func assertSequence(t *testing.T, recs []record, id, stream, prefix string, n int) {
+	t.Helper()
+	i := 0
+	for _, r := range ofContainer(recs, id) {
+		if r.str("stream") != stream || !strings.HasPrefix(r.str("log"), prefix+" ") {
+			continue
+		}
+		i++
+		if want := fmt.Sprintf("%s - %08d", prefix, i); r.str("log") != want {
+			t.Fatalf("%s line %d is %q, want %q", stream, i, r.str("log"), want)
+		}
+	}
+	if i != n {
+		t.Fatalf("%d %s lines %q on %s, want %d", i, prefix, prefix, stream, n)
+	}
+}
+
+// Three containers (one TTY) each write 5,000 lines to stdout and 5,000 to
+// stderr: every line arrives exactly once, with the right stream, container
+// ID, name, image and Docker's timestamp.
+func TestCaptureThreeContainers(t *testing.T) {
+	d := needDocker(t)
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host())...)...)
+	h.waitLog("connected to docker", 30*time.Second)
+
+	const n = 5000
+	type ctr struct {
+		name string
+		tty  bool
+		rate string
+		id   string
+	}
+	ctrs := []*ctr{{name: "cap-plain-fast", rate: "0"}, {name: "cap-plain-paced", rate: "4000"}, {name: "cap-tty", tty: true, rate: "0"}}
+	for _, c := range ctrs {
+		id, err := d.Run(dockertest.Run{Name: c.name + suffix(), TTY: c.tty, Args: []string{"-n", fmt.Sprint(n), "-stream", "both", "-rate", c.rate}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.id = id
+		t.Cleanup(func() { d.Remove(id) })
+	}
+	for _, c := range ctrs {
+		if err := d.Wait(c.id); err != nil {
+			t.Fatal(err)
+		}
+		h.waitFor(c.name, 60*time.Second, countOf(c.id, 2*n))
+	}
+	time.Sleep(time.Second) // room for any duplicate to show
+	recs := h.records()
+	for _, c := range ctrs {
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", c.id)
+		ref := dockerLogs(t, d, c.id)
+		if len(ref) != 2*n {
+			t.Fatalf("docker logs shows %d lines for %s, want %d", len(ref), c.name, 2*n)
+		}
+		assertExactlyOnce(t, recs, ref, c.id, strings.TrimPrefix(name, "/"))
+		if c.tty {
+			// A TTY merges both streams into stdout.
+			assertSequence(t, recs, c.id, "stdout", "stdout", n)
+			assertSequence(t, recs, c.id, "stdout", "stderr", n)
+		} else {
+			assertSequence(t, recs, c.id, "stdout", "stdout", n)
+			assertSequence(t, recs, c.id, "stderr", "stderr", n)
+		}
+	}
+}
+
+// A container that starts after the plugin and exits within 100 ms is
+// captured completely.
+func TestCaptureShortLivedContainer(t *testing.T) {
+	d := needDocker(t)
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host())...)...)
+	h.waitLog("connected to docker", 30*time.Second)
+	for i := 0; i < 3; i++ {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("short-%d%s", i, suffix()), Args: []string{"-n", "20", "-stream", "both"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Remove(id) })
+		if err := d.Wait(id); err != nil {
+			t.Fatal(err)
+		}
+		started, _ := d.Docker("inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", id)
+		t.Logf("container %d ran %s", i, runtimeOf(started))
+		recs := h.waitFor("the short-lived container's lines", 30*time.Second, countOf(id, 40))
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+		assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+	}
+}
+
+func runtimeOf(startFinish string) string {
+	s, f, _ := strings.Cut(startFinish, " ")
+	ts, err1 := time.Parse(time.RFC3339Nano, s)
+	tf, err2 := time.Parse(time.RFC3339Nano, f)
+	if err1 != nil || err2 != nil {
+		return "?"
+	}
+	return tf.Sub(ts).String()
+}
+
+// Two instances in one host, each with its own context: each delivers its
+// own complete copy through its own callbacks.
+func TestTwoInstances(t *testing.T) {
+	d := needDocker(t)
+	args := []string{"--interval-ms", "200"}
+	args = append(args, instanceArgs(d.Host())...)
+	args = append(args, instanceArgs(d.Host())...)
+	h := startHost(t, args...)
+	h.waitLog("docker_logs.1] connected to docker", 30*time.Second)
+	id, err := d.Run(dockertest.Run{Name: "two-inst" + suffix(), Args: []string{"-n", "1000", "-stream", "both"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(id) })
+	d.Wait(id)
+	byInstance := func(recs []record, inst string) []record {
+		var out []record
+		for _, r := range recs {
+			if r.Instance == inst {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	recs := h.waitFor("both copies", 60*time.Second, func(recs []record) bool {
+		return len(ofContainer(byInstance(recs, "docker_logs.0"), id)) >= 2000 && len(ofContainer(byInstance(recs, "docker_logs.1"), id)) >= 2000
+	})
+	time.Sleep(time.Second)
+	recs = h.records()
+	ref := dockerLogs(t, d, id)
+	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+	for _, inst := range []string{"docker_logs.0", "docker_logs.1"} {
+		assertExactlyOnce(t, byInstance(recs, inst), ref, id, strings.TrimPrefix(name, "/"))
+	}
+}
+
+// Fluent Bit before 4.1 passes no instance context: one instance works, a
+// second fails its init with a message that says why.
+func TestLegacyFluentBit(t *testing.T) {
+	d := needDocker(t)
+	t.Run("one instance captures", func(t *testing.T) {
+		h := startHost(t, append([]string{"--legacy", "--interval-ms", "200"}, instanceArgs(d.Host())...)...)
+		h.waitLog("connected to docker", 30*time.Second)
+		id, err := d.Run(dockertest.Run{Name: "legacy" + suffix(), Args: []string{"-n", "100", "-stream", "both"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Remove(id) })
+		d.Wait(id)
+		recs := h.waitFor("the lines", 30*time.Second, countOf(id, 200))
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+		assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+	})
+	t.Run("a second instance is refused", func(t *testing.T) {
+		args := []string{"--legacy"}
+		args = append(args, instanceArgs(d.Host())...)
+		args = append(args, instanceArgs(d.Host())...)
+		h := startHost(t, args...)
+		if code := h.exitCode(30 * time.Second); code != 255 {
+			t.Fatalf("host exited %d, want 255 (init failure)", code)
+		}
+		if !strings.Contains(h.stderr.String(), "multiple docker_logs instances need Fluent Bit 4.1 or newer") {
+			t.Fatalf("no clear message:\n%s", h.stderr.String())
+		}
+	})
+}
+
+// A bad docker_host fails init, naming the key and the value.
+func TestBadDockerHost(t *testing.T) {
+	for _, bad := range []string{"ftp://example", "unix://", "tcp://"} {
+		h := startHost(t, instanceArgs(bad)...)
+		if code := h.exitCode(30 * time.Second); code != 255 {
+			t.Fatalf("docker_host=%s: host exited %d, want 255", bad, code)
+		}
+		if msg := h.stderr.String(); !strings.Contains(msg, fmt.Sprintf("invalid docker_host %q", bad)) {
+			t.Fatalf("docker_host=%s: message does not name the key and value:\n%s", bad, msg)
+		}
+	}
+}
+
+// An unreachable daemon does not fail init: the plugin logs and retries,
+// and captures once the daemon appears (here: its socket path starts to
+// lead to the real daemon).
+func TestUnreachableDaemonThenAppears(t *testing.T) {
+	d := needDocker(t)
+	sock := filepath.Join(t.TempDir(), "late.sock")
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs("unix://"+sock)...)...)
+	h.waitLog("cannot reach the daemon", 30*time.Second)
+	time.Sleep(2 * time.Second)
+	select {
+	case <-h.done:
+		t.Fatalf("host exited while the daemon was unreachable: %v", h.err)
+	default:
+	}
+	if err := os.Symlink(strings.TrimPrefix(d.Host(), "unix://"), sock); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog("connected to docker", 30*time.Second)
+	id, err := d.Run(dockertest.Run{Name: "late-daemon" + suffix(), Args: []string{"-n", "50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(id) })
+	d.Wait(id)
+	recs := h.waitFor("the lines", 30*time.Second, countOf(id, 50))
+	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+	assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+}
+
+// suffix keeps container names unique across runs on a shared daemon.
+func suffix() string { return fmt.Sprintf("-%d", time.Now().UnixNano()%1e9) }
