@@ -304,3 +304,42 @@ func TestUnreachableDaemonThenAppears(t *testing.T) {
 
 // suffix keeps container names unique across runs on a shared daemon.
 func suffix() string { return fmt.Sprintf("-%d", time.Now().UnixNano()%1e9) }
+
+// Lines longer than Docker's 16 KiB chunks arrive as one record; a line
+// longer than the 1 MiB cap arrives cut there and flagged.
+func TestLongLines(t *testing.T) {
+	d := needDocker(t)
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host())...)...)
+	h.waitLog("connected to docker", 30*time.Second)
+	for _, c := range []struct {
+		size      int
+		tty       bool
+		wantLen   int
+		truncated bool
+	}{
+		{40000, false, 40000, false},
+		{40000, true, 40000, false},
+		{3 << 20, false, 1 << 20, true},
+	} {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("long-%d%s", c.size, suffix()), TTY: c.tty, Args: []string{"-n", "2", "-size", fmt.Sprint(c.size)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Remove(id) })
+		d.Wait(id)
+		recs := ofContainer(h.waitFor("the long lines", 60*time.Second, countOf(id, 2)), id)
+		time.Sleep(500 * time.Millisecond)
+		if recs = ofContainer(h.records(), id); len(recs) != 2 {
+			t.Fatalf("size %d tty=%v: %d records, want 2", c.size, c.tty, len(recs))
+		}
+		for i, r := range recs {
+			l := r.str("log")
+			prefix := fmt.Sprintf("stdout - %08d abcdefghijklmnopqrstuvwxyz", i+1)
+			trunc, _ := r.Record["truncated"].(bool)
+			if len(l) != c.wantLen || !strings.HasPrefix(l, prefix) || trunc != c.truncated {
+				t.Fatalf("size %d tty=%v record %d: %d bytes, prefix ok %v, truncated %v; want %d bytes, truncated %v",
+					c.size, c.tty, i, len(l), strings.HasPrefix(l, prefix), trunc, c.wantLen, c.truncated)
+			}
+		}
+	}
+}
