@@ -8,6 +8,7 @@
 #                   records (real fluent-bit if on PATH, else the test host)
 #   make fuzz       longer fuzz runs of the decoders
 
+SHELL   := bash
 GO      ?= go
 CC      ?= gcc
 SO      := build/docker_logs.so
@@ -40,7 +41,8 @@ fuzz:
 	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzParseTimestamp$$' -fuzztime $(FUZZTIME)
 
 integration: all
-	$(GO) test -count=1 -timeout 20m -v ./tests/... 2>&1 | tee build/integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+	set -o pipefail; $(GO) test -count=1 -timeout 20m -v ./tests/... 2>&1 | tee build/integration.log | \
+		grep -E --line-buffered '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|_test.go'
 
 run: all
 	bash tests/run.sh

@@ -18,8 +18,8 @@ type fakeAPI struct {
 	containers map[string]*fakeContainer
 	changed    chan struct{} // closed and replaced on every change
 	subs       []chan docker.Event
-	down       bool             // Ping and every call fail
-	onInspect  func(id string)  // test hook, called without the lock
+	down       bool            // Ping and every call fail
+	onInspect  func(id string) // test hook, called without the lock
 	logsCalls  int
 }
 
