@@ -6,7 +6,9 @@
 #                   Debian's docker.io when missing)
 #   make run        the main job: the plugin against a Docker daemon, printing
 #                   records (real fluent-bit if on PATH, else the test host)
-#   make fuzz       longer fuzz runs of the decoders
+#   make fuzz       fuzz runs of the decoders (FUZZTIME=10s each)
+#   make bench-rotation  dockerd CPU per stream reopen, since alone vs since+tail
+#   make soak       the load and review tests unscaled (10 min each; not in CI)
 
 SHELL   := bash
 GO      ?= go
@@ -16,7 +18,7 @@ HOST    := build/flbhost
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 10s
 
-.PHONY: all test unit race fuzz integration run clean
+.PHONY: all test unit race fuzz integration run bench-rotation soak clean
 
 all: $(SO) $(HOST)
 
@@ -46,6 +48,16 @@ integration: all
 
 run: all
 	bash tests/run.sh
+
+BENCH_ROTATION_ARGS ?= -sizes 1,10,40 -reconnects 10
+bench-rotation:
+	bash tests/docker/dockerd.sh start
+	bash tests/docker/dockerd.sh image
+	$(GO) run ./tests/bench/rotation $(BENCH_ROTATION_ARGS)
+
+SOAK_SECONDS ?= 600
+soak: all
+	SOAK_LOAD_SECONDS=$(SOAK_SECONDS) $(GO) test -count=1 -timeout 0 -v -run 'TestExactlyOnce|TestTasksStayRunning' ./tests/
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@ package conf
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -11,7 +12,8 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, PluginLogLevel: LevelInfo}
+	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
+		StreamLifetime: 2 * time.Minute, StreamIdleTimeout: 2 * time.Minute, HeartbeatTimeout: 3 * time.Minute, PluginLogLevel: LevelInfo}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -28,11 +30,14 @@ func TestParseValues(t *testing.T) {
 	c, err := Parse(Map{
 		"Docker_Host": " https://docker.example:2376 ", "READ_FROM_HEAD": "On",
 		"buffer_max_size": "16m", "chunk_max_size": "512KB", "plugin_log_level": "DEBUG",
+		"max_line_size": "64k", "stream_lifetime": "200ms", "stream_idle_timeout": "0.1s", "heartbeat_timeout": "5",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3, PluginLogLevel: LevelDebug}
+	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
+		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
+		PluginLogLevel: LevelDebug}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -58,6 +63,43 @@ func TestParseReportsEveryBadKey(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
 		t.Errorf("%d lines, want 5:\n%v", n, err)
+	}
+}
+
+// The timeouts must nest: idle <= lifetime < heartbeat; an inverted set
+// fails, naming the keys.
+func TestParseTimeoutOrder(t *testing.T) {
+	cases := []struct {
+		kv   Map
+		want string
+	}{
+		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 2m0s"},
+		{Map{"heartbeat_timeout": "2m"}, "invalid heartbeat_timeout 2m0s: must be longer than stream_lifetime 2m0s"},
+		{Map{"stream_lifetime": "10m"}, "invalid heartbeat_timeout 3m0s: must be longer than stream_lifetime 10m0s"},
+		{Map{"chunk_max_size": "9M"}, "invalid chunk_max_size 9000000: larger than buffer_max_size 8000000"},
+	}
+	for _, c := range cases {
+		if _, err := Parse(c.kv); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %q", c.kv, err, c.want)
+		}
+	}
+	if _, err := Parse(Map{"stream_lifetime": "30s", "stream_idle_timeout": "30s", "heartbeat_timeout": "31s"}); err != nil {
+		t.Errorf("a valid nesting was refused: %v", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	cases := map[string]time.Duration{"200ms": 200 * time.Millisecond, "30s": 30 * time.Second, "5m": 5 * time.Minute,
+		"1.5h": 90 * time.Minute, "2d": 48 * time.Hour, "45": 45 * time.Second, "2M": 2 * time.Minute}
+	for in, want := range cases {
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "s", "-1s", "0", "1w", "abc", "0.1ms", "1e9d"} {
+		if _, err := parseDuration(bad); err == nil {
+			t.Errorf("parseDuration(%q) accepted", bad)
+		}
 	}
 }
 

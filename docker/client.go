@@ -46,6 +46,10 @@ type Event struct {
 type LogsOptions struct {
 	Since  int64 // unix nanoseconds, inclusive; 0 reads from the oldest retained entry
 	Follow bool
+	// Tail, when > 0, limits the response to the last Tail entries (of
+	// both streams, applied before Since), so the daemon does not scan the
+	// whole log file to find Since.
+	Tail int
 }
 
 // EventStream yields events until ctx ends or the connection fails.
@@ -198,6 +202,9 @@ func (c *Client) Logs(ctx context.Context, id string, o LogsOptions) (io.ReadClo
 	if o.Since > 0 {
 		opts.Since = FormatUnixNano(o.Since)
 	}
+	if o.Tail > 0 {
+		opts.Tail = strconv.Itoa(o.Tail)
+	}
 	return c.streams.ContainerLogs(ctx, id, opts)
 }
 
@@ -267,6 +274,11 @@ func IsGone(err error) bool {
 // the API (HTTP 501): permanent for that container.
 func IsUnreadable(err error) bool {
 	return cerrdefs.IsNotImplemented(err)
+}
+
+// IsConnectionFailed reports that the daemon could not be reached at all.
+func IsConnectionFailed(err error) bool {
+	return client.IsErrConnectionFailed(err)
 }
 
 // IsTimeout reports an idle read deadline expiry on a stream.

@@ -54,8 +54,11 @@ func NewFrameReader(r io.Reader, max int) *FrameReader {
 // *DaemonError for a type-3 frame.
 func (f *FrameReader) Next() (byte, []byte, error) {
 	if n, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
-		if err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0) {
+		if n > 0 && (err == io.ErrUnexpectedEOF || err == io.EOF) {
 			return 0, nil, fmt.Errorf("%w: %d of 8 header bytes", ErrCutFrame, n)
+		}
+		if err == io.ErrUnexpectedEOF { // the connection broke between frames
+			return 0, nil, fmt.Errorf("docker: log stream broken: %w", err)
 		}
 		return 0, nil, err
 	}

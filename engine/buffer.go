@@ -26,19 +26,27 @@ func NewBuffer(max int) *Buffer {
 	return &Buffer{max: max, room: make(chan struct{})}
 }
 
+// TryPut appends one encoded record if it fits and the buffer is not
+// paused. Otherwise it returns a channel that is closed when it may fit.
+func (b *Buffer) TryPut(rec []byte) (bool, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.paused && (len(b.data)+len(rec) <= b.max || len(b.data) == 0) {
+		b.data = append(b.data, rec...)
+		b.ends = append(b.ends, len(b.data))
+		return true, nil
+	}
+	return false, b.room
+}
+
 // Put appends one encoded record, blocking while the buffer is full or
 // paused. It fails only when ctx ends.
 func (b *Buffer) Put(ctx context.Context, rec []byte) error {
 	for {
-		b.mu.Lock()
-		if !b.paused && (len(b.data)+len(rec) <= b.max || len(b.data) == 0) {
-			b.data = append(b.data, rec...)
-			b.ends = append(b.ends, len(b.data))
-			b.mu.Unlock()
+		ok, room := b.TryPut(rec)
+		if ok {
 			return nil
 		}
-		room := b.room
-		b.mu.Unlock()
 		select {
 		case <-room:
 		case <-ctx.Done():

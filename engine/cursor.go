@@ -13,22 +13,33 @@ type cursor struct {
 	hashes []uint64
 }
 
+// isNew reports whether a line was not delivered yet.
+func (c *cursor) isNew(ts int64, h uint64) bool {
+	if ts != c.time {
+		return ts > c.time
+	}
+	for _, x := range c.hashes {
+		if x == h {
+			return false
+		}
+	}
+	return true
+}
+
+// add records a new line as delivered.
+func (c *cursor) add(ts int64, h uint64) {
+	if ts > c.time {
+		c.time, c.hashes = ts, c.hashes[:0]
+	}
+	c.hashes = append(c.hashes, h)
+}
+
 // admit reports whether a line is new, and records it as delivered.
 func (c *cursor) admit(ts int64, h uint64) bool {
-	switch {
-	case ts < c.time:
+	if !c.isNew(ts, h) {
 		return false
-	case ts == c.time:
-		for _, x := range c.hashes {
-			if x == h {
-				return false
-			}
-		}
-		c.hashes = append(c.hashes, h)
-		return true
 	}
-	c.time = ts
-	c.hashes = append(c.hashes[:0], h)
+	c.add(ts, h)
 	return true
 }
 

@@ -14,12 +14,11 @@ import (
 	"github.com/docker-logs/docker_logs/docker"
 )
 
-// Timings that are not configuration keys (yet).
+// Timings that are not configuration keys.
 const (
-	// callTimeout bounds every request that is not a stream.
-	callTimeout = 10 * time.Second
-	// streamIdleTimeout is the idle read deadline of a log stream.
-	streamIdleTimeout = 5 * time.Minute
+	// maxCallTimeout bounds every request that is not a stream (less with
+	// a short heartbeat_timeout: a call must never outlast a heartbeat).
+	maxCallTimeout = 10 * time.Second
 	// stopTimeout bounds how long Stop waits for every goroutine.
 	stopTimeout = 5 * time.Second
 	backoffMin  = 250 * time.Millisecond
@@ -37,18 +36,24 @@ type Engine struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	sup    *supervisor
+	stats  Stats
+	// callTimeout bounds every request that is not a stream.
+	callTimeout time.Duration
 
 	mu       sync.Mutex
-	monitors map[string]*monitor // by container ID; owned by the discovery loop
+	monitors map[string]*monitor // by container ID
 	stopped  bool
+	// eventsSince is the time of the last event seen, to replay from when
+	// the events stream is reopened.
+	eventsSince int64
 
 	out []byte // the last collect's buffer, reused
 }
 
 // NewClient makes the Docker client an engine with this configuration uses.
 func NewClient(cfg conf.Config) (*docker.Client, error) {
-	return docker.New(docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: streamIdleTimeout})
+	return docker.New(docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: cfg.StreamIdleTimeout})
 }
 
 // New makes an engine reading through api; Start starts it.
@@ -56,10 +61,11 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		cfg: cfg, name: name, api: api, log: log,
-		buf:      NewBuffer(int(cfg.BufferMaxSize)),
-		ctx:      ctx,
-		cancel:   cancel,
-		monitors: map[string]*monitor{},
+		buf:         NewBuffer(int(cfg.BufferMaxSize)),
+		callTimeout: min(maxCallTimeout, cfg.HeartbeatTimeout/2),
+		ctx:         ctx,
+		cancel:      cancel,
+		monitors:    map[string]*monitor{},
 	}
 }
 
@@ -67,8 +73,12 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 // and retried until it appears.
 func (e *Engine) Start() {
 	e.start = time.Now().UnixNano()
-	e.goSafe("discovery", e.discover)
+	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
+	e.sup.start("discovery", e.discover)
 }
+
+// Status reports every task of the engine.
+func (e *Engine) Status() []TaskStatus { return e.sup.status() }
 
 // Collect returns the oldest buffered records, whole, up to chunk_max_size
 // bytes (or one larger record alone); nil when none. It never blocks. The
@@ -98,7 +108,7 @@ func (e *Engine) Stop() {
 	e.mu.Unlock()
 	e.cancel()
 	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
+	go func() { e.sup.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(stopTimeout):
@@ -107,112 +117,121 @@ func (e *Engine) Stop() {
 	e.api.Close()
 }
 
-// goSafe runs fn in a goroutine owned by the engine. A panic is recovered
-// (a panic in a goroutine of the .so would kill Fluent Bit), logged with its
-// stack, and fn is started again after a backoff.
-func (e *Engine) goSafe(what string, fn func(ctx context.Context)) {
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		var b backoff
-		for e.ctx.Err() == nil {
-			if !e.runRecovered(what, fn) {
-				return
-			}
-			if !b.wait(e.ctx, nil) {
-				return
-			}
-		}
-	}()
-}
-
-// runRecovered runs fn and reports whether it panicked.
-func (e *Engine) runRecovered(what string, fn func(ctx context.Context)) (panicked bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			e.log.Errorf("%s panicked, restarting it: %v\n%s", what, r, debug.Stack())
-			panicked = true
-		}
-	}()
-	fn(e.ctx)
-	return false
-}
-
-// backoff waits exponentially longer between retries.
+// backoff spaces retries exponentially, from backoffMin to backoffMax.
 type backoff struct{ next time.Duration }
 
 func (b *backoff) reset() { b.next = 0 }
 
-// wait sleeps for the next backoff step, or until wake receives or ctx
-// ends; it reports false when ctx ended.
-func (b *backoff) wait(ctx context.Context, wake <-chan struct{}) bool {
+func (b *backoff) delay() time.Duration {
 	if b.next == 0 {
 		b.next = backoffMin
 	} else {
 		b.next = min(2*b.next, backoffMax)
 	}
-	t := time.NewTimer(b.next)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-wake:
-	case <-ctx.Done():
-		return false
-	}
-	return true
+	return b.next
 }
 
 // discover follows the daemon's container events and keeps one monitor per
 // container. After every (re)connect of the events stream it reconciles
 // with a full list, because the daemon replays at most its last 256 events
-// and none across its own restart.
-func (e *Engine) discover(ctx context.Context) {
-	defer e.stopMonitors()
-	var b backoff
-	var since int64 // the last event seen, to replay from on reconnect
-	for ctx.Err() == nil {
-		err := e.followEvents(ctx, &since, &b)
-		if ctx.Err() != nil {
-			return
-		}
-		e.log.Warnf("docker at %s: %v; retrying", docker.HostLabel(e.cfg.DockerHost), err)
-		if !b.wait(ctx, nil) {
-			return
-		}
-	}
-}
-
-func (e *Engine) followEvents(ctx context.Context, since *int64, b *backoff) error {
-	pingCtx, cancel := context.WithTimeout(ctx, callTimeout)
+// and none across its own restart. The events stream is silent while no
+// container changes, so liveness comes from a ping every quarter of the
+// heartbeat timeout. It returns an error when the daemon is lost; the
+// supervisor restarts it with backoff.
+func (e *Engine) discover(ctx context.Context, t *task) error {
+	pingCtx, cancel := context.WithTimeout(ctx, e.callTimeout)
 	err := e.api.Ping(pingCtx)
 	cancel()
 	if err != nil {
+		e.log.Warnf("docker at %s: cannot reach the daemon: %v; retrying", docker.HostLabel(e.cfg.DockerHost), err)
 		return fmt.Errorf("cannot reach the daemon: %w", err)
 	}
 	evCtx, cancelEvents := context.WithCancel(ctx)
 	defer cancelEvents()
 	// Subscribe before listing, so nothing falls between the two.
-	events, err := e.api.Events(evCtx, *since)
+	e.mu.Lock()
+	since := e.eventsSince
+	e.mu.Unlock()
+	events, err := e.api.Events(evCtx, since)
 	if err != nil {
-		return fmt.Errorf("events: %w", err)
+		return e.lost(fmt.Errorf("events: %w", err))
 	}
-	listCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	listCtx, cancel := context.WithTimeout(ctx, e.callTimeout)
 	list, err := e.api.List(listCtx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("listing containers: %w", err)
+		return e.lost(fmt.Errorf("listing containers: %w", err))
 	}
 	e.reconcile(list)
 	e.log.Infof("connected to docker at %s: %d containers", docker.HostLabel(e.cfg.DockerHost), len(list))
-	b.reset()
-	for {
-		ev, err := events.Next(evCtx)
-		if err != nil {
-			return fmt.Errorf("events stream: %w", err)
-		}
-		*since = ev.Time
-		e.handleEvent(ev)
+	t.Beat()
+
+	// Events are read in their own goroutine, so the daemon never waits on
+	// us (a slow subscriber loses events) and the pings below go on.
+	type result struct {
+		ev  docker.Event
+		err error
 	}
+	evs := make(chan result, 256)
+	go func() {
+		defer close(evs)
+		defer func() {
+			if r := recover(); r != nil {
+				e.log.Errorf("events reader panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		for {
+			ev, err := events.Next(evCtx)
+			select {
+			case evs <- result{ev, err}:
+			case <-evCtx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancelEvents()
+		for range evs { // until the reader has returned
+		}
+	}()
+	tick := time.NewTicker(max(e.cfg.HeartbeatTimeout/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-evs:
+			if !ok {
+				return ctx.Err()
+			}
+			if r.err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return e.lost(fmt.Errorf("events stream: %w", r.err))
+			}
+			e.handleEvent(r.ev)
+			t.Beat()
+		case <-tick.C:
+			pingCtx, cancel := context.WithTimeout(ctx, e.callTimeout)
+			err := e.api.Ping(pingCtx)
+			cancel()
+			if err != nil {
+				return e.lost(fmt.Errorf("ping: %w", err))
+			}
+			t.Beat()
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (e *Engine) lost(err error) error {
+	if e.ctx.Err() == nil {
+		e.log.Warnf("docker at %s: %v; reconnecting", docker.HostLabel(e.cfg.DockerHost), err)
+	}
+	return err
 }
 
 // reconcile makes the monitors match the daemon's list: a monitor for every
@@ -240,6 +259,7 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	e.log.Debugf("event %s %.12s %s", ev.Action, ev.ID, ev.Name)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.eventsSince = max(e.eventsSince, ev.Time)
 	switch ev.Action {
 	case "create", "start", "restart":
 		e.ensureMonitorLocked(ev.ID).wake()
@@ -260,7 +280,7 @@ func (e *Engine) ensureMonitorLocked(id string) *monitor {
 	}
 	m := newMonitor(e, id)
 	e.monitors[id] = m
-	e.goSafe("monitor "+shortID(id), m.run)
+	e.sup.start("monitor "+shortID(id), m.run)
 	return m
 }
 
@@ -271,12 +291,6 @@ func (e *Engine) monitorDone(m *monitor) {
 	if e.monitors[m.id] == m {
 		delete(e.monitors, m.id)
 	}
-}
-
-func (e *Engine) stopMonitors() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	clear(e.monitors)
 }
 
 func shortID(id string) string {

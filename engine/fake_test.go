@@ -183,6 +183,13 @@ func (f *fakeAPI) Logs(ctx context.Context, id string, o docker.LogsOptions) (io
 // container, new ones as they come, until it stops (EOF) or ctx ends.
 func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions, pw *io.PipeWriter) {
 	next := 0
+	if o.Tail > 0 { // the last Tail entries, before since applies
+		f.mu.Lock()
+		if c := f.containers[id]; c != nil {
+			next = max(0, len(c.entries)-o.Tail)
+		}
+		f.mu.Unlock()
+	}
 	follow := o.Follow
 	for {
 		f.mu.Lock()

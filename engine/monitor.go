@@ -3,16 +3,33 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
 
-// maxLineSize is where a line longer than Docker's 16 KiB chunks stops
-// being merged and is cut (flagged truncated).
-const maxLineSize = 1 << 20
+const (
+	// resumeMargin is how far before the last delivered line a reopened
+	// stream starts. The daemon stamps a line before it takes the log's
+	// lock, so a line of the other stream may be written after the resume
+	// point with a slightly earlier stamp; 20.10 filters every entry by
+	// since on its own and would drop it. The margin is far above that
+	// skew; what it re-reads, the cursors drop.
+	resumeMargin = int64(100 * time.Millisecond)
+	// tailInitial bounds a reopen to the last entries of the log, so its
+	// cost does not grow with the log's size; it is widened when the
+	// resume point is not among them.
+	tailInitial = 2000
+	tailMax     = 1 << 20 // past this, read without a tail bound
+)
+
+// errWidenTail ends a stream whose tail bound did not reach back to the
+// resume point; it is reopened at once with a wider bound.
+var errWidenTail = errors.New("tail bound missed the resume point")
 
 // monitor follows the logs of one container for as long as it exists:
 // through its stops and restarts, resuming each new stream exactly where
@@ -27,18 +44,36 @@ type monitor struct {
 	destroyed bool
 	renamed   atomic.Bool // name is set: checked once per line without the lock
 
+	// The rest belongs to the monitor's task alone; it survives the task's
+	// restarts.
 	info    docker.Container
 	meta    containerMeta
 	cursors [3]cursor // per docker.Stream: Docker orders lines only within a stream
 	started bool      // cursors initialised
+	// anchor is the last delivered line before which everything read was
+	// delivered; a reopened stream must see it again before any new line,
+	// or its tail bound cut something off.
+	anchor anchor
+	tail   int // tail bound of the next reopen
 	// drainedStop is the FinishedAt of the last stop whose final read
 	// completed, so a wake-up while stopped does not read it again.
 	drainedStop int64
 	rec         []byte // encoding scratch
 }
 
+type anchor struct {
+	valid  bool
+	stream docker.Stream
+	time   int64
+	hash   uint64
+}
+
+func (a anchor) is(s docker.Stream, ts int64, h uint64) bool {
+	return a.valid && a.stream == s && a.time == ts && a.hash == h
+}
+
 func newMonitor(e *Engine, id string) *monitor {
-	return &monitor{e: e, id: id, wakeup: make(chan struct{}, 1)}
+	return &monitor{e: e, id: id, wakeup: make(chan struct{}, 1), tail: tailInitial}
 }
 
 // wake asks the monitor to look at its container again (it started).
@@ -69,69 +104,89 @@ func (m *monitor) isDestroyed() bool {
 	return m.destroyed
 }
 
-func (m *monitor) run(ctx context.Context) {
-	defer m.e.monitorDone(m)
+// run is the monitor's task. It returns when the container is gone; every
+// other trouble is retried here, with backoff, keeping the cursors.
+func (m *monitor) run(ctx context.Context, t *task) error {
+	defer func() {
+		if ctx.Err() == nil || m.e.ctx.Err() != nil {
+			m.e.monitorDone(m)
+		}
+	}()
 	log := m.e.log
 	var b backoff
 	for ctx.Err() == nil {
-		ictx, cancel := context.WithTimeout(ctx, callTimeout)
+		ictx, cancel := context.WithTimeout(ctx, m.e.callTimeout)
 		info, err := m.e.api.Inspect(ictx, m.id)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return
+			return nil
 		case docker.IsGone(err):
 			log.Debugf("container %s is gone", shortID(m.id))
-			return
+			return nil
 		case err != nil:
-			log.Warnf("inspecting container %s: %v", shortID(m.id), err)
-			if !b.wait(ctx, nil) {
-				return
-			}
+			m.logRetry("inspecting", err)
+			t.wait(ctx, m.wakeup, b.delay())
 			continue
 		}
 		m.setInfo(info)
 
 		if info.Running {
-			err = m.read(ctx, true)
+			var n int
+			start := time.Now()
+			n, err = m.read(ctx, t, true)
+			if err == nil && n == 0 && time.Since(start) < time.Second {
+				// A running container's stream that ends at once with
+				// nothing new: do not spin on the daemon.
+				t.wait(ctx, m.wakeup, b.delay())
+				continue
+			}
 		} else if info.FinishedAt != m.drainedStop && info.FinishedAt >= m.oldestCursor() {
 			// Stopped with lines we may not have: read to the end once
-			// (a follower can miss a stopping container's last lines).
-			if err = m.read(ctx, false); err == nil {
+			// (20.10's follower can miss a stopping container's last lines).
+			if _, err = m.read(ctx, t, false); err == nil {
 				m.drainedStop = info.FinishedAt
 			}
 		} else {
 			if m.isDestroyed() {
-				return
+				return nil
 			}
-			select { // wait for the next start
-			case <-m.wakeup:
-			case <-ctx.Done():
-				return
-			}
+			t.wait(ctx, m.wakeup, 0) // until the next start
 			continue
 		}
 
 		switch {
 		case ctx.Err() != nil:
-			return
+			return nil
 		case err == nil:
 			b.reset()
+		case errors.Is(err, errWidenTail):
+			m.e.stats.Widened.Add(1)
 		case docker.IsGone(err):
-			return
+			return nil
 		case docker.IsUnreadable(err):
 			log.Warnf("container %s (%s): its log driver cannot be read through the API; not collecting it: %v", shortID(m.id), m.info.Name, err)
-			m.waitDestroyed(ctx)
-			return
+			m.waitDestroyed(ctx, t)
+			return nil
 		case docker.IsTimeout(err):
-			log.Debugf("container %s: log stream idle, reopening", shortID(m.id))
+			log.Debugf("container %s: log stream idle for %s, reopening", shortID(m.id), m.e.cfg.StreamIdleTimeout)
 		default:
-			log.Warnf("container %s (%s): reading logs: %v; retrying", shortID(m.id), m.info.Name, err)
-			if !b.wait(ctx, nil) {
-				return
-			}
+			m.logRetry("reading logs", err)
+			t.wait(ctx, nil, b.delay())
 		}
 	}
+	return nil
+}
+
+// logRetry logs a failure about to be retried. While the daemon cannot be
+// reached at all the discovery loop says so once; each monitor only at
+// debug level.
+func (m *monitor) logRetry(what string, err error) {
+	if docker.IsConnectionFailed(err) {
+		m.e.log.Debugf("container %s (%s): %s: %v; retrying", shortID(m.id), m.info.Name, what, err)
+		return
+	}
+	m.e.log.Warnf("container %s (%s): %s: %v; retrying", shortID(m.id), m.info.Name, what, err)
 }
 
 // setInfo takes the container's description, and on first sight decides
@@ -154,59 +209,132 @@ func (m *monitor) setInfo(info docker.Container) {
 	}
 }
 
-// oldestCursor is where a new stream must start so that neither stream
-// misses a line.
+// oldestCursor is the oldest line either stream may still be missing.
 func (m *monitor) oldestCursor() int64 {
+	if m.info.TTY { // one merged stream
+		return m.cursors[docker.Stdout].time
+	}
 	return min(m.cursors[docker.Stdout].time, m.cursors[docker.Stderr].time)
 }
 
-// read reads one logs stream from the oldest cursor and delivers every line
-// not delivered yet. A followed stream ends when the container stops; a
-// non-followed one ends at the end of the log, where lines still awaiting
-// their last chunk are final too.
-func (m *monitor) read(ctx context.Context, follow bool) error {
+// resumePoint is where a new stream starts, and its tail bound (0: none).
+func (m *monitor) resumePoint() (since int64, tail int) {
+	if !m.anchor.valid {
+		return m.oldestCursor(), 0 // nothing to recognise the resume point by
+	}
+	return max(m.anchor.time-resumeMargin, 1), m.tail
+}
+
+// read reads one logs stream from the resume point and delivers every line
+// not delivered yet. A followed stream ends when the container stops, when
+// its idle deadline passes, or after stream_lifetime once it has delivered
+// something (a stream still catching up is not cut, or a large log would
+// never be read). A non-followed one ends at the end of the log, where
+// lines still awaiting their last chunk are final too.
+// It returns how many lines it delivered.
+func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int, err error) {
+	since, tail := m.resumePoint()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	body, err := m.e.api.Logs(sctx, m.id, docker.LogsOptions{Since: m.oldestCursor(), Follow: follow})
+	// The daemon answers at once with headers; bound the wait all the same.
+	noHeaders := time.AfterFunc(m.e.callTimeout, cancel)
+	body, err := m.e.api.Logs(sctx, m.id, docker.LogsOptions{Since: since, Follow: follow, Tail: tail})
+	if !noHeaders.Stop() && ctx.Err() == nil {
+		if err == nil {
+			body.Close()
+		}
+		return 0, fmt.Errorf("no response to the logs request within %s", m.e.callTimeout)
+	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// This goroutine alone reads and closes the body.
 	defer body.Close()
-	lr := docker.NewLogReader(body, m.info.TTY, maxLineSize)
+	m.e.stats.Streams.Add(1)
+	opened := time.Now()
+	lr := docker.NewLogReader(body, m.info.TTY, int(m.e.cfg.MaxLineSize))
+	resumed := tail == 0 // with a tail bound, the anchor must come back first
 	for {
 		e, err := lr.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return err
-			}
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err := m.deliver(ctx, e); err != nil {
-			return err
+		if err != nil {
+			return delivered, err
 		}
+		t.Beat()
+		h := hashLine(e.Line)
+		c := &m.cursors[e.Stream]
+		isNew := c.isNew(e.Time, h)
+		if !resumed {
+			if m.anchor.is(e.Stream, e.Time, h) {
+				resumed = true
+			} else if isNew {
+				m.widenTail()
+				return delivered, errWidenTail
+			}
+		}
+		if !isNew {
+			m.e.stats.Duplicates.Add(1)
+			continue
+		}
+		c.add(e.Time, h)
+		if err := m.deliver(ctx, t, e); err != nil {
+			return delivered, err
+		}
+		if _, held := lr.Pending(); !held {
+			m.anchor = anchor{valid: true, stream: e.Stream, time: e.Time, hash: h}
+		}
+		delivered++
+		if follow && time.Since(opened) >= m.e.cfg.StreamLifetime {
+			break // a rotation: reopened where it ended
+		}
+	}
+	if resumed {
+		m.tail = tailInitial
 	}
 	if !follow {
 		for _, e := range lr.Flush() {
-			if err := m.deliver(ctx, e); err != nil {
-				return err
+			h := hashLine(e.Line)
+			if c := &m.cursors[e.Stream]; c.admit(e.Time, h) {
+				if err := m.deliver(ctx, t, e); err != nil {
+					return delivered, err
+				}
+				delivered++
+				m.anchor = anchor{valid: true, stream: e.Stream, time: e.Time, hash: h}
 			}
 		}
 	}
-	return nil
+	return delivered, nil
 }
 
-// deliver hands a line to the buffer unless it was delivered before. It
-// blocks while the buffer is full or paused.
-func (m *monitor) deliver(ctx context.Context, e docker.Entry) error {
+func (m *monitor) widenTail() {
+	if m.tail *= 8; m.tail > tailMax {
+		m.tail = 0
+	}
+	m.e.log.Debugf("container %s: resume point beyond the tail bound; reopening with tail=%d (0: all)", shortID(m.id), m.tail)
+}
+
+// deliver encodes a new line into the buffer, waiting (and beating) while
+// the buffer is full or paused: the backlog stays in Docker's log files.
+func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry) error {
 	if m.renamed.Load() {
 		m.applyRename()
 	}
-	if !m.cursors[e.Stream].admit(e.Time, hashLine(e.Line)) {
-		return nil
+	if e.Truncated {
+		m.e.stats.Truncated.Add(1)
 	}
 	m.rec = appendRecord(m.rec[:0], e, &m.meta)
-	return m.e.buf.Put(ctx, m.rec)
+	for {
+		ok, room := m.e.buf.TryPut(m.rec)
+		if ok {
+			m.e.stats.Records.Add(1)
+			return nil
+		}
+		if !t.wait(ctx, room, 0) {
+			return ctx.Err()
+		}
+	}
 }
 
 // applyRename updates the name the next records carry.
@@ -224,12 +352,7 @@ func (m *monitor) applyRename() {
 
 // waitDestroyed idles a monitor whose container cannot be read until the
 // container goes away, so the discovery loop does not start another.
-func (m *monitor) waitDestroyed(ctx context.Context) {
-	for !m.isDestroyed() {
-		select {
-		case <-m.wakeup:
-		case <-ctx.Done():
-			return
-		}
+func (m *monitor) waitDestroyed(ctx context.Context, t *task) {
+	for !m.isDestroyed() && t.wait(ctx, m.wakeup, 0) {
 	}
 }

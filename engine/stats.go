@@ -1,0 +1,15 @@
+package engine
+
+import "sync/atomic"
+
+// Stats counts what an engine did, for its status report and the tests.
+type Stats struct {
+	Records    atomic.Int64 // lines delivered to the buffer
+	Streams    atomic.Int64 // log streams opened (the first and every reopen)
+	Duplicates atomic.Int64 // lines dropped because they were delivered before
+	Truncated  atomic.Int64 // lines cut at max_line_size
+	Widened    atomic.Int64 // reopens whose tail bound missed the resume point and were widened
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }

@@ -1,0 +1,242 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-logs/docker_logs/tests/internal/dockertest"
+)
+
+// loadDuration is how long the load tests write; SOAK_LOAD_SECONDS
+// lengthens them outside CI.
+func loadDuration() time.Duration {
+	if s := os.Getenv("SOAK_LOAD_SECONDS"); s != "" {
+		var n int
+		fmt.Sscan(s, &n)
+		return time.Duration(n) * time.Second
+	}
+	return 60 * time.Second
+}
+
+// runLoad starts n containers writing rate lines/s (half stdout, half
+// stderr) for the load duration, samples usage every 10 s while they run,
+// waits for every line, and checks each arrived once, in order.
+func runLoad(t *testing.T, d *dockertest.Daemon, r *engineRun, name string, n, rate int, opts []string, during func(elapsed time.Duration)) ([]string, []usage) {
+	t.Helper()
+	perStream := int(loadDuration().Seconds()) * rate / 2
+	var ids []string
+	for i := 0; i < n; i++ {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("%s-%d%s", name, i, suffix()), Options: opts,
+			Args: []string{"-n", fmt.Sprint(perStream), "-stream", "both", "-rate", fmt.Sprint(rate)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		t.Cleanup(func() { d.Remove(id) })
+	}
+	start := time.Now()
+	samples := []usage{sampleUsage()}
+	for time.Since(start) < loadDuration() {
+		time.Sleep(10 * time.Second)
+		samples = append(samples, sampleUsage())
+		if during != nil {
+			during(time.Since(start))
+		}
+	}
+	deadline := time.Now().Add(2*time.Minute + loadDuration())
+	for _, id := range ids {
+		for _, stream := range []string{"stdout", "stderr"} {
+			for {
+				lines, seq := r.progress(id, stream)
+				if seq >= perStream {
+					break
+				}
+				if errs := r.seqErrors(); len(errs) > 0 {
+					t.Fatalf("after %d lines: %s", lines, strings.Join(errs, "\n"))
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("container %.12s %s: only up to line %d of %d arrived", id, stream, seq, perStream)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	time.Sleep(time.Second) // room for a late duplicate to show
+	if errs := r.seqErrors(); len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	lines, _ := r.progress(ids[0], "stdout")
+	if want := n * 2 * perStream; lines != want {
+		t.Fatalf("%d lines delivered, want %d", lines, want)
+	}
+	samples = append(samples, sampleUsage())
+	return ids, samples
+}
+
+// Three containers at 2,000 lines/s on stdout and stderr for 60 s, with
+// streams reopened every 200 ms: every line once, in order, over hundreds
+// of rotations; goroutines and heap flat.
+func TestExactlyOnceOverStreamRotations(t *testing.T) {
+	d := needDocker(t)
+	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
+	r.seq = newSeqChecker()
+	_, samples := runLoad(t, d, r, "rot", 3, 2000, nil, nil)
+	st := r.e.Stats()
+	t.Logf("%d lines, %d streams opened, %d duplicates dropped, %d tail widenings",
+		st.Records.Load(), st.Streams.Load(), st.Duplicates.Load(), st.Widened.Load())
+	if st.Streams.Load() < 500 {
+		t.Errorf("only %d streams opened; want over 500 rotations", st.Streams.Load())
+	}
+	assertFlat(t, samples)
+}
+
+// The same load with json-file rotating every 100 KB (3 files kept): the
+// daemon re-reads lines across rotations; none is lost or repeated.
+func TestExactlyOnceOverLogFileRotation(t *testing.T) {
+	d := needDocker(t)
+	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
+	r.seq = newSeqChecker()
+	ids, _ := runLoad(t, d, r, "filerot", 3, 2000, []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=3"}, nil)
+	// The daemon did rotate: it keeps only the last ~300 KB of the ~7 MB.
+	for _, id := range ids {
+		cfg, _ := d.Docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", id)
+		stdout, _, err := d.Logs(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := strings.Count(stdout, "\n"); !strings.Contains(cfg, `"max-size":"100k"`) || kept > 10000 {
+			t.Fatalf("container %.12s (%s) still holds %d stdout lines: its log did not rotate", id, cfg, kept)
+		}
+	}
+	st := r.e.Stats()
+	t.Logf("%d lines, %d streams opened, %d duplicates dropped", st.Records.Load(), st.Streams.Load(), st.Duplicates.Load())
+}
+
+// Containers restarted 10 times while writing: every line of every run
+// once, with Docker's timestamps.
+func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
+	d := needDocker(t)
+	r := runEngine(t, d)
+	var ids []string
+	for i := 0; i < 2; i++ {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("restart-%d%s", i, suffix()), Args: []string{"-n", "1000000", "-stream", "both", "-rate", "500"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		t.Cleanup(func() { d.Remove(id) })
+	}
+	for round := 0; round < 10; round++ {
+		time.Sleep(500 * time.Millisecond)
+		for _, id := range ids {
+			if _, err := d.Docker("restart", "-t", "0", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range ids {
+		if _, err := d.Docker("stop", "-t", "0", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		ref := dockerLogs(t, d, id)
+		recs := r.waitFor("every line of every run", 60*time.Second, countOf(id, len(ref)))
+		time.Sleep(time.Second)
+		recs = r.records()
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+		assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+		t.Logf("container %.12s: %d lines over 11 runs", id, len(ref))
+	}
+}
+
+// dockerd killed (SIGKILL) and restarted twice while containers keep
+// writing (--live-restore): after recovery every line arrived once.
+func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
+	needDocker(t)
+	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-kill", ExtraArgs: "--live-restore"})
+	if err != nil {
+		if dockertest.Required() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer d.Teardown()
+	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s")
+	r.seq = newSeqChecker()
+	killed := 0
+	runLoad(t, d, r, "kill", 2, 1000, nil, func(elapsed time.Duration) {
+		if killed < 2 && elapsed > time.Duration(15*(killed+1))*time.Second {
+			killed++
+			if err := d.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			if err := d.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("dockerd killed and restarted (%d)", killed)
+		}
+	})
+	if killed != 2 {
+		t.Fatalf("dockerd killed %d times, want 2", killed)
+	}
+	for _, ts := range r.e.Status() {
+		if ts.State != "running" {
+			t.Errorf("task %s is %s after recovery (%s)", ts.Name, ts.State, ts.LastError)
+		}
+	}
+}
+
+// The review's test that started this project, scaled for CI: with the
+// heartbeat timeout at a few seconds, every task stays running through a
+// minute of steady and of silent logging: none is restarted, since none
+// stalled, and goroutines stay flat. `make soak` runs it unscaled, with the
+// default timeouts, for SOAK_SECONDS.
+func TestTasksStayRunning(t *testing.T) {
+	d := needDocker(t)
+	keys := []string{"heartbeat_timeout", "3s", "stream_lifetime", "1s", "stream_idle_timeout", "1s"}
+	if os.Getenv("SOAK_LOAD_SECONDS") != "" {
+		keys = nil // the defaults, unscaled
+	}
+	r := runEngine(t, d, keys...)
+	r.seq = newSeqChecker()
+	steady, err := d.Run(dockertest.Run{Name: "steady" + suffix(), Args: []string{"-n", "100000000", "-rate", "20", "-stream", "both", "-then", "sleep"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(steady) })
+	silent, err := d.Run(dockertest.Run{Name: "silent" + suffix(), Args: []string{"-n", "0", "-then", "sleep"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(silent) })
+	var samples []usage
+	start := time.Now()
+	for time.Since(start) < loadDuration() {
+		time.Sleep(5 * time.Second)
+		samples = append(samples, sampleUsage())
+		st := r.e.Status()
+		if len(st) != 3 { // discovery and the two monitors
+			t.Fatalf("%d tasks: %+v", len(st), st)
+		}
+		for _, ts := range st {
+			if ts.State != "running" || ts.Restarts != 0 {
+				t.Fatalf("after %s: task %s is %s with %d restarts (%s)", time.Since(start).Round(time.Second), ts.Name, ts.State, ts.Restarts, ts.LastError)
+			}
+		}
+		if errs := r.seqErrors(); len(errs) > 0 {
+			t.Fatal(strings.Join(errs, "\n"))
+		}
+	}
+	lines, seq := r.progress(steady, "stdout")
+	if seq < int(loadDuration().Seconds())*10/2 {
+		t.Fatalf("the steady container's stdout reached only line %d", seq)
+	}
+	t.Logf("%d lines, %d streams opened, every task running throughout", lines, r.e.Stats().Streams.Load())
+	assertFlat(t, samples)
+}
