@@ -104,15 +104,15 @@ var Keys = []Key{
 		},
 	},
 	{
-		Name: "stream_lifetime", Type: "duration", Default: "2m",
-		Description: "How long one log stream of a container is followed before it is reopened where it ended (a stream still catching up is never cut before it delivers). Reopening bounds what a stuck daemon-side follower can cost; each reopen costs dockerd about 13 ms of CPU (see BENCHMARKS.md), so 2m keeps 100 containers under 1.1% of a core.",
+		Name: "stream_lifetime", Type: "duration", Default: "60s",
+		Description: "How long one log stream of a container is followed before it is reopened exactly where it ended (a stream still catching up is not cut before it delivers), so a stuck daemon-side follower cannot hold a container for long. A reopen costs dockerd about 3 ms of CPU whatever the log's size (BENCHMARKS.md): at 60s, 100 containers cost it 0.5% of a core.",
 		set: func(c *Config, v string) (err error) {
 			c.StreamLifetime, err = parseDuration(v)
 			return err
 		},
 	},
 	{
-		Name: "stream_idle_timeout", Type: "duration", Default: "2m",
+		Name: "stream_idle_timeout", Type: "duration", Default: "60s",
 		Description: "Read deadline on a log stream's connection: a stream silent for this long is reopened (normal for a quiet container, not an error). At most `stream_lifetime`.",
 		set: func(c *Config, v string) (err error) {
 			c.StreamIdleTimeout, err = parseDuration(v)
@@ -120,7 +120,7 @@ var Keys = []Key{
 		},
 	},
 	{
-		Name: "heartbeat_timeout", Type: "duration", Default: "3m",
+		Name: "heartbeat_timeout", Type: "duration", Default: "90s",
 		Description: "A task (a container's monitor, the discovery loop) that shows no progress for this long is cancelled and restarted with backoff. More than `stream_lifetime` and `stream_idle_timeout`.",
 		set: func(c *Config, v string) (err error) {
 			c.HeartbeatTimeout, err = parseDuration(v)

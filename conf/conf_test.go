@@ -13,7 +13,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
-		StreamLifetime: 2 * time.Minute, StreamIdleTimeout: 2 * time.Minute, HeartbeatTimeout: 3 * time.Minute, PluginLogLevel: LevelInfo}
+		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, PluginLogLevel: LevelInfo}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -73,9 +73,9 @@ func TestParseTimeoutOrder(t *testing.T) {
 		kv   Map
 		want string
 	}{
-		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 2m0s"},
-		{Map{"heartbeat_timeout": "2m"}, "invalid heartbeat_timeout 2m0s: must be longer than stream_lifetime 2m0s"},
-		{Map{"stream_lifetime": "10m"}, "invalid heartbeat_timeout 3m0s: must be longer than stream_lifetime 10m0s"},
+		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 1m0s"},
+		{Map{"heartbeat_timeout": "1m"}, "invalid heartbeat_timeout 1m0s: must be longer than stream_lifetime 1m0s"},
+		{Map{"stream_lifetime": "10m"}, "invalid heartbeat_timeout 1m30s: must be longer than stream_lifetime 10m0s"},
 		{Map{"chunk_max_size": "9M"}, "invalid chunk_max_size 9000000: larger than buffer_max_size 8000000"},
 	}
 	for _, c := range cases {

@@ -20,7 +20,7 @@ type fakeAPI struct {
 	subs       []chan docker.Event
 	down       bool            // Ping and every call fail
 	onInspect  func(id string) // test hook, called without the lock
-	logsCalls  int
+	logsCalls  []docker.LogsOptions
 }
 
 type fakeContainer struct {
@@ -166,7 +166,7 @@ func (f *fakeAPI) Inspect(ctx context.Context, id string) (docker.Container, err
 func (f *fakeAPI) Logs(ctx context.Context, id string, o docker.LogsOptions) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.logsCalls++
+	f.logsCalls = append(f.logsCalls, o)
 	if f.down {
 		return nil, errDown
 	}

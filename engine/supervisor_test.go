@@ -161,3 +161,40 @@ func TestEngineRestartsStalledMonitor(t *testing.T) {
 	c.settle()
 	assertLines(t, logs(c.recs, "stall", "stdout"), seq("line", 1, 2))
 }
+
+// A container quiet since the engine started, with a long log before it:
+// every reopen asks only for the last entries (no scan of the whole log),
+// nothing old is delivered, and its next line arrives once.
+func TestEngineQuietContainerReopensBounded(t *testing.T) {
+	api := newFakeAPI()
+	api.create("c1", "quiet", false)
+	api.setRunning("c1", true)
+	for i := 1; i <= 5000; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("before %d", i))
+	}
+	time.Sleep(2 * time.Duration(resumeMargin))
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(100 * time.Millisecond)
+	for i := 0; i < 3; i++ { // stops and starts: a final read and a reopen each
+		api.setRunning("c1", false)
+		time.Sleep(50 * time.Millisecond)
+		api.setRunning("c1", true)
+		time.Sleep(50 * time.Millisecond)
+	}
+	api.write("c1", docker.Stdout, "after 1")
+	c.until("the new line", c.count(1))
+	c.settle()
+	assertLines(t, logs(c.recs, "quiet", "stdout"), []string{"after 1"})
+	api.mu.Lock()
+	calls := append([]docker.LogsOptions(nil), api.logsCalls...)
+	api.mu.Unlock()
+	if len(calls) < 4 {
+		t.Fatalf("%d logs requests, want a reopen per start", len(calls))
+	}
+	for i, o := range calls {
+		if o.Tail == 0 || o.Tail > tailInitial {
+			t.Errorf("request %d asked for tail=%d since=%d: an unbounded scan", i, o.Tail, o.Since)
+		}
+	}
+}
