@@ -267,6 +267,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	}
 	// This goroutine alone reads and closes the body.
 	defer body.Close()
+	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
 	opened := time.Now()
 	lr := docker.NewLogReader(body, m.info.TTY, int(m.e.cfg.MaxLineSize))
