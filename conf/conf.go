@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,8 @@ type Config struct {
 	StreamLifetime    time.Duration
 	StreamIdleTimeout time.Duration
 	HeartbeatTimeout  time.Duration
+	DB                string
+	DBSyncInterval    time.Duration
 	PluginLogLevel    Level
 }
 
@@ -128,6 +131,31 @@ var Keys = []Key{
 		},
 	},
 	{
+		Name: "db", Type: "string", Default: "",
+		Description: "File that keeps, per container and stream, the position of the last record Fluent Bit has taken, so a restart (or a hot reload) resumes exactly there, like tail's `db`. Its directory must exist. Unset: a restart starts again from the time it starts.",
+		set: func(c *Config, v string) error {
+			c.DB = v
+			if v == "" {
+				return nil
+			}
+			if st, err := os.Stat(filepath.Dir(v)); err != nil || !st.IsDir() {
+				return errors.New("expected a file path in an existing directory")
+			}
+			if st, err := os.Stat(v); err == nil && st.IsDir() {
+				return errors.New("expected a file path, not a directory")
+			}
+			return nil
+		},
+	},
+	{
+		Name: "db.sync_interval", Type: "duration", Default: "1s",
+		Description: "Most often the `db` file is written (atomically) while positions change; it is also written at exit. After a crash (SIGKILL), lines acknowledged since the last write are delivered again, never lost.",
+		set: func(c *Config, v string) (err error) {
+			c.DBSyncInterval, err = parseDuration(v)
+			return err
+		},
+	},
+	{
 		Name: "plugin_log_level", Type: "enum", Default: "info",
 		Description: "The plugin's own log level on stderr: `error`, `warn`, `info` or `debug` (Fluent Bit consumes `log_level` itself).",
 		set: func(c *Config, v string) (err error) {
@@ -157,7 +185,7 @@ func Parse(g Getter) (Config, error) {
 	for _, k := range Keys {
 		v := strings.TrimSpace(g.Get(k.Name))
 		source := ""
-		if v == "" {
+		if v == "" && k.Default != "" {
 			v = DefaultFor(k)
 			source = " (from the default)"
 		}

@@ -13,7 +13,8 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
-		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, PluginLogLevel: LevelInfo}
+		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, DBSyncInterval: time.Second,
+		PluginLogLevel: LevelInfo}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -31,13 +32,14 @@ func TestParseValues(t *testing.T) {
 		"Docker_Host": " https://docker.example:2376 ", "READ_FROM_HEAD": "On",
 		"buffer_max_size": "16m", "chunk_max_size": "512KB", "plugin_log_level": "DEBUG",
 		"max_line_size": "64k", "stream_lifetime": "200ms", "stream_idle_timeout": "0.1s", "heartbeat_timeout": "5",
+		"db": "/tmp/docker_logs.db", "DB.Sync_Interval": "250ms",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
 		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
-		PluginLogLevel: LevelDebug}
+		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, PluginLogLevel: LevelDebug}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -48,21 +50,21 @@ func TestParseValues(t *testing.T) {
 func TestParseReportsEveryBadKey(t *testing.T) {
 	_, err := Parse(Map{
 		"docker_host": "ftp://x", "read_from_head": "maybe", "buffer_max_size": "8Q",
-		"chunk_max_size": "-1", "plugin_log_level": "loud",
+		"chunk_max_size": "-1", "plugin_log_level": "loud", "db": "/nonexistent-dir/x.db",
 	})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
 		`invalid docker_host "ftp://x"`, `invalid read_from_head "maybe"`, `invalid buffer_max_size "8Q"`,
-		`invalid chunk_max_size "-1"`, `invalid plugin_log_level "loud"`,
+		`invalid chunk_max_size "-1"`, `invalid plugin_log_level "loud"`, `invalid db "/nonexistent-dir/x.db"`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
-		t.Errorf("%d lines, want 5:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
+		t.Errorf("%d lines, want 6:\n%v", n, err)
 	}
 }
 

@@ -11,7 +11,11 @@ func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| key | type | default | description |\n|---|---|---|---|\n")
 	for _, k := range Keys {
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", k.Name, k.Type, k.Default, k.Description)
+		def := "`" + k.Default + "`"
+		if k.Default == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.Name, k.Type, def, k.Description)
 	}
 	return b.String()
 }

@@ -38,6 +38,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	sup    *supervisor
 	stats  Stats
+	pos    *positions // nil without db
 	// callTimeout bounds every request that is not a stream.
 	callTimeout time.Duration
 
@@ -48,7 +49,8 @@ type Engine struct {
 	// the events stream is reopened.
 	eventsSince int64
 
-	out []byte // the last collect's buffer, reused
+	out      []byte // the last collect's buffer, reused
+	inflight []mark // positions of the records handed over, until acknowledged
 }
 
 // NewClient makes the Docker client an engine with this configuration uses.
@@ -74,7 +76,24 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 func (e *Engine) Start() {
 	e.start = time.Now().UnixNano()
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
+	if e.cfg.DB != "" {
+		e.pos = openPositions(e.cfg.DB, e.log)
+		e.sup.start("positions", func(ctx context.Context, t *task) error {
+			return e.pos.run(ctx, t, e.cfg.DBSyncInterval, e.liveIDs)
+		})
+	}
 	e.sup.start("discovery", e.discover)
+}
+
+// liveIDs lists the containers being monitored.
+func (e *Engine) liveIDs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]string, 0, len(e.monitors))
+	for id := range e.monitors {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Status reports every task of the engine.
@@ -84,12 +103,22 @@ func (e *Engine) Status() []TaskStatus { return e.sup.status() }
 // bytes (or one larger record alone); nil when none. It never blocks. The
 // result is valid until the next call.
 func (e *Engine) Collect() []byte {
-	var n int
-	e.out, n = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0])
-	if n == 0 {
+	n := len(e.inflight)
+	e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight)
+	if len(e.inflight) == n {
 		return nil
 	}
 	return e.out
+}
+
+// Ack tells the engine Fluent Bit has taken what Collect handed over (the
+// cleanup callback): only now do the positions advance past it.
+func (e *Engine) Ack() {
+	if e.pos != nil {
+		e.pos.ack(e.inflight)
+	}
+	clear(e.inflight)
+	e.inflight = e.inflight[:0]
 }
 
 // Pause stops all reading from Docker until Resume; both are idempotent.
@@ -106,6 +135,10 @@ func (e *Engine) Stop() {
 	}
 	e.stopped = true
 	e.mu.Unlock()
+	var live []string
+	if e.pos != nil {
+		live = e.liveIDs()
+	}
 	e.cancel()
 	done := make(chan struct{})
 	go func() { e.sup.wg.Wait(); close(done) }()
@@ -113,6 +146,12 @@ func (e *Engine) Stop() {
 	case <-done:
 	case <-time.After(stopTimeout):
 		e.log.Errorf("stop: goroutines still running after %s", stopTimeout)
+	}
+	if e.pos != nil {
+		e.pos.touch(live)
+		if err := e.pos.save(); err != nil {
+			e.log.Errorf("db %s: writing positions at exit: %v", e.cfg.DB, err)
+		}
 	}
 	e.api.Close()
 }

@@ -55,7 +55,8 @@ type collector struct {
 	t       *testing.T
 	e       *Engine
 	recs    []decodedRecord
-	largest int // the largest buffer handed over
+	largest int  // the largest buffer handed over
+	ack     bool // acknowledge every collect, as the cleanup callback does
 }
 
 // until collects until ok holds for what was collected, or fails the test.
@@ -69,6 +70,9 @@ func (c *collector) until(what string, ok func([]decodedRecord) bool) {
 		if buf := c.e.Collect(); buf != nil {
 			c.largest = max(c.largest, len(buf))
 			c.recs = append(c.recs, decodeRecords(c.t, buf)...)
+			if c.ack {
+				c.e.Ack()
+			}
 		} else {
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -84,6 +88,9 @@ func (c *collector) settle() {
 	time.Sleep(100 * time.Millisecond)
 	for buf := c.e.Collect(); buf != nil; buf = c.e.Collect() {
 		c.recs = append(c.recs, decodeRecords(c.t, buf)...)
+		if c.ack {
+			c.e.Ack()
+		}
 	}
 }
 
@@ -401,6 +408,11 @@ func TestRegistry(t *testing.T) {
 	r.StopAll()
 	if r.Lookup(tok) != nil {
 		t.Fatal("instance still registered after StopAll")
+	}
+	// A hot reload starts the instances again, named from 0 as Fluent Bit does.
+	tok3, err := r.Init(conf.Map{}, true)
+	if err != nil || r.Lookup(tok3).name != "docker_logs.0" {
+		t.Fatalf("instance after a reload: %v, name %q", err, r.Lookup(tok3).name)
 	}
 }
 

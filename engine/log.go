@@ -12,17 +12,17 @@ import (
 
 // Logger writes messages in Fluent Bit's own format on stderr, so they
 // interleave readably with Fluent Bit's:
-// [2026/11/28 14:00:00] [ info] [input:docker_logs:docker_logs.0] message
+// [2026/11/28 14:00:00.000] [ info] [input:docker_logs:docker_logs.0] message
 type Logger struct {
-	level  conf.Level
-	prefix string
-	mu     sync.Mutex
-	out    io.Writer
+	level conf.Level
+	name  string
+	mu    sync.Mutex
+	out   io.Writer
 }
 
 // NewLogger logs for the instance named name at level and above.
 func NewLogger(name string, level conf.Level) *Logger {
-	return &Logger{level: level, prefix: "[input:docker_logs:" + name + "] ", out: os.Stderr}
+	return &Logger{level: level, name: name, out: os.Stderr}
 }
 
 // SetOutput redirects the log (tests).
@@ -32,11 +32,17 @@ func (l *Logger) SetOutput(w io.Writer) {
 	l.mu.Unlock()
 }
 
+// FormatLine formats one log line as Fluent Bit (5.x) does, for the
+// instance named name.
+func FormatLine(level conf.Level, name, msg string) string {
+	return fmt.Sprintf("[%s] [%s] [input:docker_logs:%s] %s\n", time.Now().Format("2006/01/02 15:04:05.000"), level, name, msg)
+}
+
 func (l *Logger) logf(level conf.Level, format string, args ...any) {
 	if l == nil || level > l.level {
 		return
 	}
-	line := fmt.Sprintf("[%s] [%s] %s%s\n", time.Now().Format("2006/01/02 15:04:05"), level, l.prefix, fmt.Sprintf(format, args...))
+	line := FormatLine(level, l.name, fmt.Sprintf(format, args...))
 	l.mu.Lock()
 	io.WriteString(l.out, line)
 	l.mu.Unlock()

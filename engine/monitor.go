@@ -202,6 +202,12 @@ func (m *monitor) setInfo(info docker.Container) {
 	m.info = info
 	if !m.started {
 		m.started = true
+		if m.e.pos != nil {
+			if p, ok := m.e.pos.get(m.id); ok { // where the last run left off
+				m.cursors, m.anchor = p.cursors, p.anchor
+				return
+			}
+		}
 		var from int64
 		if !m.e.cfg.ReadFromHead && info.Created < m.e.start {
 			from = m.e.start
@@ -272,8 +278,10 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	opened := time.Now()
 	lr := docker.NewLogReader(body, m.info.TTY, int(m.e.cfg.MaxLineSize))
 	// With a tail bound, the resume point must come back before any new
-	// line, or the bound cut lines off.
+	// line, or the bound cut lines off. Without one, a resume point that
+	// does not come back is a gap: the daemon no longer holds those lines.
 	resumed := tail == 0
+	anchorDue := m.anchor.valid
 	first := true
 	for {
 		e, err := lr.Next()
@@ -297,15 +305,23 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 			}
 		}
 		first = false
+		if anchorDue && m.anchor.is(e.Stream, e.Time, h) {
+			anchorDue = false
+		}
 		if !isNew {
 			m.e.stats.Duplicates.Add(1)
 			continue
 		}
+		if anchorDue {
+			anchorDue = false
+			m.reportGap(e.Time)
+		}
 		c.add(e.Time, h)
-		if err := m.deliver(ctx, t, e); err != nil {
+		_, held := lr.Pending()
+		if err := m.deliver(ctx, t, e, h, !held); err != nil {
 			return delivered, err
 		}
-		if _, held := lr.Pending(); !held {
+		if !held {
 			m.anchor = anchor{valid: true, stream: e.Stream, time: e.Time, hash: h}
 		}
 		delivered++
@@ -320,7 +336,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 		for _, e := range lr.Flush() {
 			h := hashLine(e.Line)
 			if c := &m.cursors[e.Stream]; c.admit(e.Time, h) {
-				if err := m.deliver(ctx, t, e); err != nil {
+				if err := m.deliver(ctx, t, e, h, true); err != nil {
 					return delivered, err
 				}
 				delivered++
@@ -338,9 +354,19 @@ func (m *monitor) widenTail() {
 	m.e.log.Debugf("container %s: resume point beyond the tail bound; reopening with tail=%d (0: all)", shortID(m.id), m.tail)
 }
 
+// reportGap warns that lines after the resume point are no longer held by
+// the daemon (rotated away while the plugin was down or paused): they are
+// lost, and the user is told, not left to guess.
+func (m *monitor) reportGap(next int64) {
+	m.e.stats.Gaps.Add(1)
+	m.e.log.Warnf("container %s (%s): lines between %s and %s are no longer held by the daemon (its log was rotated); they cannot be delivered",
+		shortID(m.id), m.info.Name, time.Unix(0, m.anchor.time).UTC().Format(time.RFC3339Nano), time.Unix(0, next).UTC().Format(time.RFC3339Nano))
+}
+
 // deliver encodes a new line into the buffer, waiting (and beating) while
 // the buffer is full or paused: the backlog stays in Docker's log files.
-func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry) error {
+// isAnchor says every line before it was delivered (see anchor).
+func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry, h uint64, isAnchor bool) error {
 	if m.renamed.Load() {
 		m.applyRename()
 	}
@@ -348,8 +374,9 @@ func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry) error {
 		m.e.stats.Truncated.Add(1)
 	}
 	m.rec = appendRecord(m.rec[:0], e, &m.meta)
+	mk := mark{id: m.id, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: isAnchor}
 	for {
-		ok, room := m.e.buf.TryPut(m.rec)
+		ok, room := m.e.buf.TryPut(m.rec, mk)
 		if ok {
 			m.e.stats.Records.Add(1)
 			return nil

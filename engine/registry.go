@@ -39,7 +39,7 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	fail := func(err error) (uintptr, error) {
 		var b strings.Builder
 		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(&b, "[error] [input:docker_logs:%s] %s\n", name, line)
+			b.WriteString(FormatLine(conf.LevelError, name, line))
 		}
 		return 0, errors.New(b.String())
 	}
@@ -103,6 +103,7 @@ func (r *Registry) StopAll() {
 	r.mu.Lock()
 	engines := r.byToken
 	r.byToken = nil
+	r.inits = 0 // a hot reload numbers its new instances from 0, as Fluent Bit does
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range engines {

@@ -9,6 +9,7 @@ type Stats struct {
 	Duplicates atomic.Int64 // lines dropped because they were delivered before
 	Truncated  atomic.Int64 // lines cut at max_line_size
 	Widened    atomic.Int64 // reopens whose tail bound missed the resume point and were widened
+	Gaps       atomic.Int64 // resumes that found lines rotated away (lost, warned)
 }
 
 // Stats returns the engine's counters.

@@ -126,15 +126,25 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	return flbOK
 }
 
+// The cleanup callbacks come after Fluent Bit appended the buffer: the
+// acknowledgement that advances the instance's positions.
+
 //export FLBPluginInputCleanupCallback
 func FLBPluginInputCleanupCallback(data unsafe.Pointer) int {
-	C.free(data)
-	return flbOK
+	return cleanup(0, data)
 }
 
 //export FLBPluginInputCleanupCallbackCtx
 func FLBPluginInputCleanupCallbackCtx(ctx, data unsafe.Pointer) int {
+	return cleanup(uintptr(ctx), data)
+}
+
+func cleanup(token uintptr, data unsafe.Pointer) (ret int) {
 	C.free(data)
+	defer recoverTo(&ret, flbOK, "cleanup")
+	if e := instances.Lookup(token); e != nil {
+		e.Ack()
+	}
 	return flbOK
 }
 

@@ -319,7 +319,7 @@ func TestLongLines(t *testing.T) {
 	}{
 		{40000, false, 40000, false},
 		{40000, true, 40000, false},
-		{3 << 20, false, 1 << 20, true},
+		{3 << 20, false, 1000000, true}, // max_line_size 1M (Fluent Bit units are decimal)
 	} {
 		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("long-%d%s", c.size, suffix()), TTY: c.tty, Args: []string{"-n", "2", "-size", fmt.Sprint(c.size)}})
 		if err != nil {

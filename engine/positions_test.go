@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker-logs/docker_logs/conf"
+	"github.com/docker-logs/docker_logs/docker"
+)
+
+// startEngineLog is startEngine with the engine's log kept for the test.
+func startEngineLog(t *testing.T, api docker.API, kv ...string) (*Engine, *lockedBuilder) {
+	t.Helper()
+	out := &lockedBuilder{}
+	log := NewLogger("docker_logs.0", conf.LevelDebug)
+	log.SetOutput(out)
+	e := New(testConfig(t, kv...), "docker_logs.0", api, log)
+	e.Start()
+	t.Cleanup(e.Stop)
+	return e, out
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Positions advance only with acknowledged collects: after a stop, a new
+// engine on the same db delivers exactly what was not acknowledged, and
+// what came since, once.
+func TestPositionsResumeAfterRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	api.create("c1", "app", false)
+	api.setRunning("c1", true)
+
+	e1 := startEngine(t, api, "db", db)
+	c1 := &collector{t: t, e: e1, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	for i := 1; i <= 20; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+	}
+	c1.until("20 lines", c1.count(20))
+	for i := 21; i <= 30; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if buf := e1.Collect(); buf == nil || len(decodeRecords(t, buf)) != 10 {
+		t.Fatal("lines 21-30 were not handed over")
+	} // and never acknowledged: Fluent Bit did not take them
+	e1.Stop()
+
+	for i := 31; i <= 40; i++ { // written while the plugin is down
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+	}
+	e2 := startEngine(t, api, "db", db)
+	c2 := &collector{t: t, e: e2, ack: true}
+	c2.until("the rest", c2.count(20))
+	c2.settle()
+	assertLines(t, logs(c1.recs, "app", "stdout"), seq("line", 1, 20))
+	assertLines(t, logs(c2.recs, "app", "stdout"), seq("line", 21, 40))
+}
+
+// A db that cannot be parsed is set aside with one clear error, and the
+// plugin starts without positions.
+func TestPositionsCorruptDB(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "positions.db")
+	os.WriteFile(db, []byte("{not json"), 0o644)
+	api := newFakeAPI()
+	e, log := startEngineLog(t, api, "db", db)
+	c := &collector{t: t, e: e, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	api.create("c1", "app", false)
+	api.setRunning("c1", true)
+	api.write("c1", docker.Stdout, "line 1")
+	c.until("a line", c.count(1))
+	aside, _ := filepath.Glob(db + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Fatalf("corrupt db not set aside: %v", aside)
+	}
+	if got, _ := os.ReadFile(aside[0]); string(got) != "{not json" {
+		t.Fatalf("the set-aside file was changed: %q", got)
+	}
+	if !strings.Contains(log.String(), "[error]") || !strings.Contains(log.String(), "set aside as") {
+		t.Fatalf("no clear error:\n%s", log.String())
+	}
+	e.Stop()
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("no new db written at exit: %v", err)
+	}
+}
+
+// Lines rotated away while the plugin was down: a warning names the
+// container and the span, the gap is counted, and what the daemon still
+// holds is delivered.
+func TestPositionsReportGap(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	api.create("c1", "rotated", false)
+	api.setRunning("c1", true)
+	e1 := startEngine(t, api, "db", db)
+	c1 := &collector{t: t, e: e1, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	for i := 1; i <= 10; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+	}
+	c1.until("10 lines", c1.count(10))
+	e1.Stop()
+	for i := 11; i <= 3000; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+	}
+	api.mu.Lock() // the daemon keeps only the last 1000 lines
+	c := api.containers["c1"]
+	c.entries = append([]fakeEntry(nil), c.entries[2000:]...)
+	api.mu.Unlock()
+
+	e2, log := startEngineLog(t, api, "db", db)
+	c2 := &collector{t: t, e: e2, ack: true}
+	c2.until("what the daemon still holds", c2.count(1000))
+	c2.settle()
+	assertLines(t, logs(c2.recs, "rotated", "stdout"), seq("line", 2001, 3000))
+	if e2.Stats().Gaps.Load() != 1 || !strings.Contains(log.String(), "are no longer held by the daemon") {
+		t.Fatalf("gaps %d; log:\n%s", e2.Stats().Gaps.Load(), log.String())
+	}
+}

@@ -1,0 +1,296 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker-logs/docker_logs/tests/internal/dockertest"
+)
+
+// hostRuns is a sequence of test hosts sharing one db, as Fluent Bit
+// restarted over and over on one machine.
+type hostRuns struct {
+	t    *testing.T
+	d    *dockertest.Daemon
+	db   string
+	args []string
+	runs []*host
+}
+
+func newHostRuns(t *testing.T, d *dockertest.Daemon, kv ...string) *hostRuns {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	args := append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), append([]string{"db=" + db}, kv...)...)...)
+	return &hostRuns{t: t, d: d, db: db, args: args}
+}
+
+func (h *hostRuns) start() *host {
+	r := startHost(h.t, h.args...)
+	r.waitLog("connected to docker", 30*time.Second)
+	h.runs = append(h.runs, r)
+	return r
+}
+
+// records is what every run delivered, in order.
+func (h *hostRuns) records() []record {
+	var out []record
+	for _, r := range h.runs {
+		out = append(out, r.records()...)
+	}
+	return out
+}
+
+// kill ends the current run with SIGKILL: no exit sequence, no final write.
+func (h *hostRuns) kill() {
+	r := h.runs[len(h.runs)-1]
+	r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.done
+}
+
+// duplicates counts records delivered more than once, checking none of the
+// reference is missing and nothing foreign arrived.
+func countDuplicates(t *testing.T, recs []record, ref []dockerLine, id string) int {
+	t.Helper()
+	want := map[dockerLine]int{}
+	for _, l := range ref {
+		want[l]++
+	}
+	got := map[dockerLine]int{}
+	for _, r := range ofContainer(recs, id) {
+		k := dockerLine{r.str("stream"), r.str("log"), r.Time}
+		if want[k] == 0 {
+			t.Fatalf("record not in docker logs: %+v", k)
+		}
+		got[k]++
+	}
+	dups := 0
+	for k, n := range want {
+		if got[k] < n {
+			t.Fatalf("line lost: %+v", k)
+		}
+		dups += got[k] - n
+	}
+	return dups
+}
+
+// runSteady starts containers writing at a steady rate for about d.
+func runSteady(t *testing.T, d *dockertest.Daemon, name string, n, rate int, dur time.Duration, opts ...string) []string {
+	t.Helper()
+	var ids []string
+	for i := 0; i < n; i++ {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("%s-%d%s", name, i, suffix()), Options: opts,
+			Args: []string{"-n", fmt.Sprint(int(dur.Seconds()) * rate / 2), "-stream", "both", "-rate", fmt.Sprint(rate)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		t.Cleanup(func() { d.Remove(id) })
+	}
+	return ids
+}
+
+// Fluent Bit stopped (SIGTERM) and started again 5 times during a steady
+// load, with db set: nothing lost, nothing repeated.
+func TestRestartsWithDBExactlyOnce(t *testing.T) {
+	d := needDocker(t)
+	runs := newHostRuns(t, d)
+	runs.start()
+	ids := runSteady(t, d, "restart-db", 2, 400, 30*time.Second)
+	for i := 0; i < 5; i++ {
+		time.Sleep(4 * time.Second)
+		runs.runs[len(runs.runs)-1].stop()
+		time.Sleep(500 * time.Millisecond) // lines written while it is down
+		runs.start()
+	}
+	for _, id := range ids {
+		d.Wait(id)
+	}
+	for _, id := range ids {
+		ref := dockerLogs(t, d, id)
+		deadline := time.Now().Add(60 * time.Second)
+		for len(ofContainer(runs.records(), id)) < len(ref) && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+		assertExactlyOnce(t, runs.records(), ref, id, strings.TrimPrefix(name, "/"))
+		t.Logf("container %.12s: %d lines over %d runs of the host, each once", id, len(ref), len(runs.runs))
+	}
+}
+
+// Fluent Bit killed (SIGKILL) twice: nothing lost; what is repeated is at
+// most what was handed over since the last write of the db.
+func TestKillWithDBLosesNothing(t *testing.T) {
+	d := needDocker(t)
+	runs := newHostRuns(t, d, "db.sync_interval=1ms")
+	runs.start()
+	ids := runSteady(t, d, "kill-db", 2, 400, 20*time.Second)
+	for i := 0; i < 2; i++ {
+		time.Sleep(5 * time.Second)
+		runs.kill()
+		time.Sleep(500 * time.Millisecond)
+		runs.start()
+	}
+	for _, id := range ids {
+		d.Wait(id)
+	}
+	total := 0
+	for _, id := range ids {
+		ref := dockerLogs(t, d, id)
+		deadline := time.Now().Add(60 * time.Second)
+		for len(ofContainer(runs.records(), id)) < len(ref) && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		dups := countDuplicates(t, runs.records(), ref, id)
+		t.Logf("container %.12s: %d lines, none lost, %d delivered twice after the kills", id, len(ref), dups)
+		total += dups
+	}
+	// At 400 lines/s per container and a collect every 200 ms, one
+	// unacknowledged buffer holds about 80 lines of each container.
+	if total > 2*2*200 {
+		t.Errorf("%d duplicates after 2 kills: more than the buffers in flight", total)
+	}
+}
+
+// A container whose log rotated away while Fluent Bit was down: a warning
+// names it and the span, and every line the daemon still holds arrives.
+func TestGapReportedAfterRotation(t *testing.T) {
+	d := needDocker(t)
+	runs := newHostRuns(t, d)
+	first := runs.start()
+	id, err := d.Run(dockertest.Run{Name: "gap" + suffix(), Options: []string{"--log-opt", "max-size=20k", "--log-opt", "max-file=2"},
+		Args: []string{"-n", "4000", "-rate", "1000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(id) })
+	first.waitFor("the first lines", 30*time.Second, countOf(id, 100))
+	first.stop()
+	d.Wait(id) // meanwhile ~4,000 lines pass through 40 KB of log
+	second := runs.start()
+	ref := dockerLogs(t, d, id) // what the daemon still holds
+	second.waitLog("are no longer held by the daemon", 30*time.Second)
+	if !strings.Contains(second.stderr.String(), id[:12]) {
+		t.Fatalf("the gap warning does not name the container:\n%s", second.stderr.String())
+	}
+	second.waitFor("the retained lines", 30*time.Second, countOf(id, len(ref)))
+	time.Sleep(time.Second)
+	recs := ofContainer(second.records(), id)
+	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+	assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+}
+
+// Fluent Bit paused for 60 s while 20 containers write 500 lines/s each:
+// the plugin's memory stays under buffer_max_size plus a fixed overhead,
+// and after Resume every line arrives exactly once.
+func TestPauseBoundsMemoryAndLosesNothing(t *testing.T) {
+	d := needDocker(t)
+	const bufferMax = 8 << 20
+	pause := 60 * time.Second
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), "buffer_max_size=8M")...)...)
+	h.waitLog("connected to docker", 30*time.Second)
+	ids := runSteady(t, d, "pause", 20, 500, pause+10*time.Second)
+	time.Sleep(5 * time.Second)
+	before := rss(t, h.cmd.Process.Pid)
+	h.cmd.Process.Signal(syscall.SIGUSR1)
+	peak := before
+	for start := time.Now(); time.Since(start) < pause; time.Sleep(time.Second) {
+		peak = max(peak, rss(t, h.cmd.Process.Pid))
+	}
+	h.cmd.Process.Signal(syscall.SIGUSR2)
+	t.Logf("RSS %.1f MiB before the pause, peak %.1f MiB during it; buffer_max_size %.1f MiB",
+		mib(before), mib(peak), mib(bufferMax))
+	if peak > before+bufferMax+32<<20 {
+		t.Errorf("peak RSS %.1f MiB: more than %.1f MiB before + buffer_max_size + 32 MiB", mib(peak), mib(before))
+	}
+	for _, id := range ids {
+		d.Wait(id)
+	}
+	perStream := int((pause + 10*time.Second).Seconds()) * 500 / 2
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got, errs := checkSequences(t, h.out, ids, perStream)
+		if len(errs) > 0 {
+			t.Fatal(strings.Join(errs, "\n"))
+		}
+		if got == len(ids)*2*perStream {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d lines after the resume", got, len(ids)*2*perStream)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// rss reads a process's resident memory.
+func rss(t *testing.T, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), &kb)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// checkSequences streams the host's records file and checks the loggen
+// lines of the given containers arrive once each, in order per stream; it
+// returns how many arrived so far.
+func checkSequences(t *testing.T, path string, ids []string, perStream int) (int, []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mine := map[string]bool{}
+	for _, id := range ids {
+		mine[id] = true
+	}
+	next := map[string]int{}
+	var errs []string
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var r struct {
+			Record struct {
+				Log, Stream string
+				ID          string `json:"container_id"`
+			} `json:"record"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			break // a line being written
+		}
+		if !mine[r.Record.ID] {
+			continue
+		}
+		var stream, tag string
+		var seq int
+		fmt.Sscanf(r.Record.Log, "%s %s %d", &stream, &tag, &seq)
+		key := r.Record.ID + " " + r.Record.Stream
+		if stream != r.Record.Stream || seq != next[key]+1 {
+			if len(errs) < 5 {
+				errs = append(errs, fmt.Sprintf("%.12s %s: line %q where %d was due", r.Record.ID, r.Record.Stream, r.Record.Log, next[key]+1))
+			}
+		}
+		next[key] = seq
+		n++
+	}
+	return n, errs
+}
