@@ -141,3 +141,26 @@ func TestPositionsReportGap(t *testing.T) {
 		t.Fatalf("gaps %d; log:\n%s", e2.Stats().Gaps.Load(), log.String())
 	}
 }
+
+// Positions of containers not seen for the grace period are dropped when
+// the db is written; others are kept however old their last line.
+func TestPositionsGracePeriod(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	log := NewLogger("docker_logs.0", conf.LevelError)
+	p := openPositions(db, log)
+	p.ack([]mark{{id: "gone", stream: 1, time: 1, hash: 1, anchor: true}, {id: "quiet", stream: 2, time: 2, hash: 2, anchor: true}})
+	p.containers["gone"].seen = time.Now().Add(-positionsGrace - time.Minute).UnixNano()
+	p.containers["quiet"].seen = time.Now().Add(-positionsGrace - time.Minute).UnixNano()
+	p.touch([]string{"quiet"}) // still exists, only quiet
+	if err := p.save(); err != nil {
+		t.Fatal(err)
+	}
+	q := openPositions(db, log)
+	if _, ok := q.get("gone"); ok {
+		t.Error("the position of a container gone for longer than the grace period was kept")
+	}
+	pos, ok := q.get("quiet")
+	if !ok || pos.cursors[2].time != 2 || !pos.anchor.is(2, 2, 2) {
+		t.Errorf("the quiet container's position was not kept whole: %+v, %v", pos, ok)
+	}
+}

@@ -294,3 +294,35 @@ func checkSequences(t *testing.T, path string, ids []string, perStream int) (int
 	}
 	return n, errs
 }
+
+// A hot reload (fluent-bit -Y, then SIGHUP) stops the instances and starts
+// new ones: with db, they resume exactly where the old ones stopped.
+func TestHotReloadResumesExactly(t *testing.T) {
+	d := needDocker(t)
+	db := filepath.Join(t.TempDir(), "positions.db")
+	h := startHost(t, append([]string{"-Y", "--interval-ms", "200"}, instanceArgs(d.Host(), "db="+db)...)...)
+	h.waitLog("connected to docker", 30*time.Second)
+	ids := runSteady(t, d, "reload", 2, 400, 15*time.Second)
+	for i := 0; i < 2; i++ {
+		time.Sleep(4 * time.Second)
+		h.cmd.Process.Signal(syscall.SIGHUP)
+		h.waitLog(fmt.Sprintf("reload: generation %d running", i+1), 30*time.Second)
+	}
+	for _, id := range ids {
+		d.Wait(id)
+	}
+	for _, id := range ids {
+		ref := dockerLogs(t, d, id)
+		recs := h.waitFor("every line", 60*time.Second, countOf(id, len(ref)))
+		time.Sleep(time.Second)
+		recs = h.records()
+		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
+		assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+		for _, r := range ofContainer(recs, id) {
+			if r.Instance != "docker_logs.0" {
+				t.Fatalf("a record from instance %q: the reloaded instance must be docker_logs.0 again", r.Instance)
+			}
+		}
+		t.Logf("container %.12s: %d lines across 2 hot reloads, each once", id, len(ref))
+	}
+}

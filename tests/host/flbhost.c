@@ -7,6 +7,12 @@
  * include/fluent-bit/flb_plugin_proxy.h, flb_api.h, src/flb_input.c,
  * src/flb_input_thread.c, src/flb_engine.c (>= 4.1), and v3.2.10 (--legacy).
  *
+ * Hot reload (-Y, then SIGHUP) follows src/flb_reload.c and fluent-bit.c
+ * 5.1.1: FLBPluginRegister on a new def while the old instances run, the old
+ * instances paused twice and exited with PreExit(1), Unregister(old def),
+ * then new instances (NAME.0, ...) with fresh contexts, Init, PreRun(1). The
+ * .so stays loaded.
+ *
  * Build: gcc -O2 -g -Wall -Wextra -Werror -pthread -o build/flbhost \
  *            tests/host/flbhost.c -ldl
  */
@@ -121,17 +127,25 @@ enum { LOG_ERROR = 1, LOG_WARN, LOG_INFO, LOG_DEBUG };   /* Fluent Bit's numbers
 
 /* Main thread -> instance thread messages, kept in order by a pipe. */
 enum { CMD_START = 'G', CMD_PAUSE = 'P', CMD_RESUME = 'R',
-       CMD_SHUTDOWN_PAUSE = 'S', CMD_EXIT = 'X' };
+       CMD_SHUTDOWN_PAUSE = 'S', CMD_EXIT = 'X', CMD_EXIT_RELOAD = 'Y' };
 
 #define SLOW_COLLECT_NS (100 * 1000000LL)
 #define MP_MAX_DEPTH    64
 
 struct prop { char *key, *val; };
 
-struct instance {
-    char name[96];              /* NAME.N, Fluent Bit's ins->name */
+/* One -i with its -p, as given: each generation's instances are made from
+ * these (flb_reload.c reloads the same configuration). */
+struct conf_ins {
     char *alias;
     struct prop *props;         /* only what the plugin may see */
+    size_t nprops;
+};
+
+struct instance {
+    char name[96];              /* NAME.N, Fluent Bit's ins->name */
+    char *alias;                /* points into the conf_ins */
+    struct prop *props;         /* this generation's own copies */
     size_t nprops;
     void *ctx;                  /* plugin->context, layout by mode */
     pthread_t tid;
@@ -143,6 +157,8 @@ struct instance {
 
 static struct {
     bool legacy;
+    bool hot_reload;            /* -Y: config->enable_hot_reload */
+    unsigned generation;        /* hot reloads done so far */
     int verbose;
     uint64_t interval_ms, duration_ms, max_chunk;
     const char *out_path;
@@ -151,24 +167,33 @@ static struct {
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
 
-    void *dso;
+    const char *so_path;
+    void *dso;                  /* dlopen'd once, never closed by a reload */
     struct flb_api api;
-    struct flb_plugin_proxy proxy;
+    /* Per generation (replaced by a hot reload): */
+    struct flb_plugin_proxy *proxy;
     struct flb_plugin_proxy_def *def;
     void *plugin;               /* flbgo_input_plugin(_3x), shared by all */
-    char *plugin_name;
+    char *plugin_name;          /* strdup of def->name */
 
-    /* Optional symbols, NULL when not exported. */
+    /* Symbols, looked up once; NULL when not exported. */
+    int (*pre_register)(int);
+    int (*reg)(struct flb_plugin_proxy_def *);
+    void *init, *collect, *cleanup, *exit, *collect_ctx, *cleanup_ctx;
     void (*pause)(void);
     void (*resume)(void);
     int (*pre_run)(int);
     void (*pre_exit)(int);
     void (*unregister)(struct flb_plugin_proxy_def *);
 
-    struct instance *ins;
+    struct conf_ins *conf;
+    size_t nconf;
+    pthread_mutex_t ins_lock;   /* g.ins/g.nins, swapped by a reload */
+    struct instance *ins;       /* the running generation's */
     size_t nins;
 } g = { .interval_ms = 1000, .out_lock = PTHREAD_MUTEX_INITIALIZER,
-        .init_lock = PTHREAD_MUTEX_INITIALIZER, .init_cond = PTHREAD_COND_INITIALIZER };
+        .init_lock = PTHREAD_MUTEX_INITIALIZER, .init_cond = PTHREAD_COND_INITIALIZER,
+        .ins_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- Logging, Fluent Bit style: "[date] [ info] [component] msg" ---- */
 
@@ -179,15 +204,18 @@ static void vlog(int lvl, const char *extra, const char *fmt, va_list ap)
     static const char *names[] = { "error", "error", " warn", " info", "debug" };
     char buf[8192];
     size_t n, cap = sizeof(buf) - 1;
-    time_t t = time(NULL);
+    struct timespec ts;
     struct tm tm;
 
+    clock_gettime(CLOCK_REALTIME, &ts);
     if (lvl < LOG_ERROR || lvl > LOG_DEBUG)
         lvl = lvl < LOG_ERROR ? LOG_ERROR : LOG_DEBUG;
     if (lvl == LOG_DEBUG && !g.verbose)
         return;
-    localtime_r(&t, &tm);
-    n = strftime(buf, cap, "[%Y/%m/%d %H:%M:%S] ", &tm);
+    /* Fluent Bit 5.x prints milliseconds */
+    localtime_r(&ts.tv_sec, &tm);
+    n = strftime(buf, cap, "[%Y/%m/%d %H:%M:%S", &tm);
+    n += (size_t) snprintf(buf + n, cap - n, ".%03ld] ", ts.tv_nsec / 1000000);
     n += (size_t) snprintf(buf + n, cap - n, "[%s] ", names[lvl]);
     int r = vsnprintf(buf + n, cap - n, fmt, ap);
     n = r < 0 ? n : ((size_t) r >= cap - n ? cap - 1 : n + (size_t) r);
@@ -239,6 +267,12 @@ static void *xrealloc(void *p, size_t sz)
 static void *xcalloc(size_t sz)
 {
     return memset(xrealloc(NULL, sz), 0, sz);
+}
+
+static char *xstrdup(const char *str)
+{
+    size_t n = strlen(str) + 1;
+    return memcpy(xrealloc(NULL, n), str, n);
 }
 
 /* ---- Growable byte buffer ---- */
@@ -297,18 +331,25 @@ static bool fb_consumed_key(const char *k)
 static const char *api_input_get_property(const char *key, void *i_ins)
 {
     struct instance *in = NULL;
+    const char *val = NULL;
+    pthread_mutex_lock(&g.ins_lock);
     for (size_t i = 0; i < g.nins; i++)
         if ((void *) &g.ins[i] == i_ins)
             in = &g.ins[i];
     if (!in) {
         logm(LOG_ERROR, "[host] input_get_property(\"%s\") called with %p, not "
-             "an instance pointer this host handed out", key ? key : "", i_ins);
+             "an instance pointer this host handed out%s", key ? key : "", i_ins,
+             g.generation ? " to the running generation (one from before a hot "
+             "reload is freed)" : "");
         die(3);
     }
     for (size_t i = 0; key && i < in->nprops; i++)
-        if (strcasecmp(in->props[i].key, key) == 0)
-            return in->props[i].val;
-    return NULL;
+        if (strcasecmp(in->props[i].key, key) == 0) {
+            val = in->props[i].val;
+            break;
+        }
+    pthread_mutex_unlock(&g.ins_lock);
+    return val;
 }
 
 /* Output/custom instances and cmetrics do not exist in this host. */
@@ -699,7 +740,7 @@ static void *remote_context(struct instance *in)
  * i_ins and context are rewritten before each Init (Inits never overlap). */
 static int go_init(struct instance *in)
 {
-    g.proxy.instance = in;
+    g.proxy->instance = in;
     if (g.legacy) {
         P3X->api = &g.api, P3X->i_ins = in, P3X->context = in->ctx;
         return P3X->cb_init(g.plugin);
@@ -830,16 +871,16 @@ static void check_context(struct instance *in)
 {
     if (g.legacy) {
         struct flb_plugin_proxy_context *c = in->ctx;
-        if (c->proxy != &g.proxy)
+        if (c->proxy != g.proxy)
             fail_instance(in, "Init overwrote Fluent Bit's proxy pointer at "
                           "context offset 8 (%p -> %p); before 4.1 that word is "
-                          "not remote_context", (void *) &g.proxy, (void *) c->proxy);
+                          "not remote_context", (void *) g.proxy, (void *) c->proxy);
         return;
     }
     struct flb_plugin_input_proxy_context *c = in->ctx;
-    if (c->proxy != &g.proxy)
+    if (c->proxy != g.proxy)
         fail_instance(in, "Init overwrote the proxy pointer at context offset 16 "
-                      "(%p -> %p)", (void *) &g.proxy, (void *) c->proxy);
+                      "(%p -> %p)", (void *) g.proxy, (void *) c->proxy);
     if (c->coll_fd != 0)
         logm(LOG_WARN, "[input:%s:%s] Init wrote %d at context offset 0 (coll_fd); "
              "Fluent Bit overwrites it, remote_context is at offset 8",
@@ -875,7 +916,7 @@ static void *instance_thread(void *arg)
     while (next_cmd(in, -1) != CMD_START)
         ;
     if (g.pre_run)
-        g.pre_run(0);           /* config->enable_hot_reload */
+        g.pre_run(g.hot_reload);    /* config->enable_hot_reload */
 
     const int64_t iv = (int64_t) g.interval_ms * 1000000LL;
     int64_t deadline = now_ns() + iv;
@@ -898,11 +939,12 @@ static void *instance_thread(void *arg)
                 g.resume();
             paused = false;
             deadline = now_ns() + iv;           /* the timer is re-armed */
-        } else if (c == CMD_EXIT) {             /* flb_proxy_input_cb_exit() */
+        } else if (c == CMD_EXIT || c == CMD_EXIT_RELOAD) {
+            /* flb_proxy_input_cb_exit() */
             logm(LOG_DEBUG, "[input:%s:%s] thread exit instance", g.plugin_name,
                  ins_display(in));
-            if (g.pre_exit)
-                g.pre_exit(0);                  /* not a hot reload */
+            if (g.pre_exit)     /* config->shutdown_by_hot_reloading */
+                g.pre_exit(c == CMD_EXIT_RELOAD);
             int (*cb_exit)(void) = g.legacy ? P3X->cb_exit : P41->cb_exit;
             if (cb_exit)
                 cb_exit();                      /* no instance argument */
@@ -931,6 +973,8 @@ static const char usage_text[] =
 "  -i NAME          start a new instance of input plugin NAME (NAME.0, NAME.1, ...)\n"
 "  -p KEY=VALUE     set a property of the last -i instance (repeatable)\n"
 "  --legacy         emulate Fluent Bit < 4.1: 3.x structs, plain callbacks only\n"
+"  -Y, --enable-hot-reload\n"
+"                   hot reload on SIGHUP, as fluent-bit -Y (PreRun then gets 1)\n"
 "  --interval-ms N  collect interval in ms (default 1000, as Fluent Bit)\n"
 "  --out FILE       write records as JSON lines to FILE (default stdout)\n"
 "  --duration-ms N  shut down by itself after N ms (default: until signalled)\n"
@@ -938,10 +982,12 @@ static const char usage_text[] =
 "  -v               debug logging\n"
 "  -h, --help       show this text\n"
 "\n"
-"Signals: SIGUSR1 pause, SIGUSR2 resume, SIGTERM/SIGINT shut down.\n"
+"Signals: SIGUSR1 pause, SIGUSR2 resume, SIGTERM/SIGINT shut down, SIGHUP hot\n"
+"reload (with -Y; ignored otherwise): the instances are exited and created\n"
+"again from the same -i/-p list, the .so stays loaded.\n"
 "Exit status: 0 clean shutdown, 1 usage or load error, 3 the plugin broke the\n"
 "contract (invalid buffer, leak, oversized collect, clobbered context),\n"
-"255 FLBPluginInit failed (Fluent Bit aborts its start).\n";
+"255 FLBPluginInit failed (Fluent Bit aborts its start, or the hot reload).\n";
 
 static __attribute__((noreturn)) void usage_error(const char *msg, const char *arg)
 {
@@ -979,17 +1025,17 @@ static void *sym(const char *name)
     return dlerror() ? NULL : s;
 }
 
-/* flb_input_new() + flb_input_set_property() for one -i and its -p. */
-static void add_instance(size_t idx, const char *plugin, char **kv, size_t nkv)
+/* Parses one -i and its -p into g.conf[idx]; flb_input_set_property()
+ * keeps Fluent Bit's own keys from the plugin. */
+static void add_conf(size_t idx, const char *plugin, char **kv, size_t nkv)
 {
-    struct instance *in = &g.ins[idx];
+    struct conf_ins *c = &g.conf[idx];
     if (strcasecmp(plugin, g.plugin_name) != 0) {
         logm(LOG_ERROR, "[config] unknown input plugin '%s' (the .so registers "
              "'%s')", plugin, g.plugin_name);
         exit(1);
     }
-    snprintf(in->name, sizeof(in->name), "%s.%zu", g.plugin_name, idx);
-    in->props = xcalloc((nkv + 1) * sizeof(struct prop));
+    c->props = xcalloc((nkv + 1) * sizeof(struct prop));
     for (size_t k = 0; k < nkv; k++) {
         char *eq = strchr(kv[k], '=');
         *eq = '\0';
@@ -997,37 +1043,129 @@ static void add_instance(size_t idx, const char *plugin, char **kv, size_t nkv)
         if (!*key)
             usage_error("-p with an empty key", val);
         if (!fb_consumed_key(key)) {
-            in->props[in->nprops++] = (struct prop) { key, *val ? val : NULL };
+            c->props[c->nprops++] = (struct prop) { key, *val ? val : NULL };
             continue;
         }
-        if (strcasecmp(key, "alias") == 0 && *val && !in->alias)
-            in->alias = val;
-        logm(LOG_DEBUG, "[host] %s: '%s' is a Fluent Bit input property, hidden "
-             "from the plugin", in->name, key);
+        if (strcasecmp(key, "alias") == 0 && *val && !c->alias)
+            c->alias = val;
+        logm(LOG_DEBUG, "[host] %s.%zu: '%s' is a Fluent Bit input property, "
+             "hidden from the plugin", g.plugin_name, idx, key);
     }
-    /* flb_calloc'd context whose proxy points to the shared proxy */
+}
+
+/* flb_input_new() for one configured input: its own copies of the
+ * properties and a fresh flb_calloc'd context pointing to this generation's
+ * proxy (remote_context NULL, coll_fd 0). */
+static void add_instance(struct instance *in, size_t idx, const struct conf_ins *c)
+{
+    snprintf(in->name, sizeof(in->name), "%s.%zu", g.plugin_name, idx);
+    in->alias = c->alias;
+    in->props = xcalloc((c->nprops + 1) * sizeof(struct prop));
+    for (size_t k = 0; k < c->nprops; k++)
+        in->props[k] = (struct prop) { xstrdup(c->props[k].key),
+                                       c->props[k].val ? xstrdup(c->props[k].val) : NULL };
+    in->nprops = c->nprops;
     if (g.legacy) {
-        struct flb_plugin_proxy_context *c = xcalloc(sizeof(*c));
-        c->proxy = &g.proxy;
-        in->ctx = c;
+        struct flb_plugin_proxy_context *ctx = xcalloc(sizeof(*ctx));
+        ctx->proxy = g.proxy;
+        in->ctx = ctx;
     } else {
-        struct flb_plugin_input_proxy_context *c = xcalloc(sizeof(*c));
-        c->proxy = &g.proxy;
-        in->ctx = c;
+        struct flb_plugin_input_proxy_context *ctx = xcalloc(sizeof(*ctx));
+        ctx->proxy = g.proxy;
+        in->ctx = ctx;
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         logm(LOG_ERROR, "[host] pipe: %s", strerror(errno));
-        exit(1);
+        die(1);
     }
     in->cmd_rd = fds[0];
     in->cmd_wr = fds[1];
 }
 
+/* flb_plugin_proxy_register(): PreRegister(config->hot_reloading) and
+ * Register on a new def. NULL (logged) when the plugin refuses or registers
+ * something Fluent Bit could not use. */
+static struct flb_plugin_proxy_def *register_def(int hot_reloading)
+{
+    struct flb_plugin_proxy_def *def;
+    if (g.legacy)               /* 3.x: flb_malloc'd, never zeroed */
+        def = memset(xrealloc(NULL, LEGACY_DEF_SIZE), 0xa5, LEGACY_DEF_SIZE);
+    else
+        def = xcalloc(sizeof(*def));
+    def->type = 0;              /* flb_plugin.c passes type 0 */
+
+    if (g.pre_register && g.pre_register(hot_reloading) == -1) {
+        logm(LOG_ERROR, "[proxy] FLBPluginPreRegister failed");
+        free(def);
+        return NULL;
+    }
+    if (g.reg(def) == -1) {
+        logm(LOG_ERROR, "[proxy] %s: FLBPluginRegister returned -1", g.so_path);
+        free(def);
+        return NULL;
+    }
+    if (def->type != FLB_PROXY_INPUT_PLUGIN || def->proxy != FLB_PROXY_GOLANG) {
+        logm(LOG_ERROR, "[proxy] %s registered type=%d proxy=%d; a Go input "
+             "plugin needs type=%d proxy=%d", g.so_path, def->type, def->proxy,
+             FLB_PROXY_INPUT_PLUGIN, FLB_PROXY_GOLANG);
+        free(def);
+        return NULL;
+    }
+    if (!def->name || !*def->name) {
+        logm(LOG_ERROR, "[proxy] %s registered no name", g.so_path);
+        free(def);
+        return NULL;
+    }
+    /* A reload under another name: the configured inputs are unknown, and
+     * destroying the new context unregisters the new def. */
+    if (hot_reloading && strcasecmp(def->name, g.plugin_name) != 0) {
+        logm(LOG_ERROR, "[config] unknown input plugin '%s' (the .so now "
+             "registers '%s')", g.plugin_name, def->name);
+        if (g.unregister)
+            g.unregister(def);
+        free(def);
+        return NULL;
+    }
+    return def;
+}
+
+/* flb_plugin_proxy_create() + proxy_go_input_register(): this generation's
+ * proxy and plugin struct around a registered def. */
+static void setup_proxy(struct flb_plugin_proxy_def *def)
+{
+    g.def = def;
+    g.plugin_name = xstrdup(def->name);  /* fluent-bit-go's Unregister frees it */
+    g.proxy = xcalloc(sizeof(*g.proxy));
+    g.proxy->def = def;
+    g.proxy->api = &g.api;
+    g.proxy->dso_handler = g.dso;
+    g.proxy->_head.prev = g.proxy->_head.next = &g.proxy->_head;
+    if (g.legacy) {
+        g.plugin = xcalloc(sizeof(struct flbgo_input_plugin_3x));
+        P3X->name = g.plugin_name;
+        P3X->cb_init = (int (*)(void *)) g.init;
+        P3X->cb_collect = (int (*)(void **, size_t *)) g.collect;
+        P3X->cb_cleanup = (int (*)(void *)) g.cleanup;
+        P3X->cb_exit = (int (*)(void)) g.exit;
+    } else {
+        g.plugin = xcalloc(sizeof(struct flbgo_input_plugin));
+        P41->name = g.plugin_name;
+        P41->cb_init = (int (*)(void *)) g.init;
+        P41->cb_collect = (int (*)(void **, size_t *)) g.collect;
+        P41->cb_collect_ctx = (int (*)(void *, void **, size_t *)) g.collect_ctx;
+        P41->cb_cleanup = (int (*)(void *)) g.cleanup;
+        P41->cb_cleanup_ctx = (int (*)(void *, void *)) g.cleanup_ctx;
+        P41->cb_exit = (int (*)(void)) g.exit;
+    }
+    g.proxy->data = g.plugin;
+}
+
 /* flb_plugin_proxy_create() + flb_plugin_proxy_register() +
- * proxy_go_input_register(). */
+ * proxy_go_input_register(), at start. */
 static void load_plugin(const char *path)
 {
+    g.so_path = path;
     if (!(g.dso = dlopen(path, RTLD_LAZY))) {
         logm(LOG_ERROR, "[proxy] error opening plugin %s: '%s'", path, dlerror());
         exit(1);
@@ -1035,86 +1173,161 @@ static void load_plugin(const char *path)
     g.api = (struct flb_api) {
         api_no_property, api_input_get_property, api_no_cmt, api_no_cmt,
         api_log_print, api_log_check, api_log_check, api_no_property, api_log_check };
-    if (g.legacy)               /* 3.x: flb_malloc'd, never zeroed */
-        g.def = memset(xrealloc(NULL, LEGACY_DEF_SIZE), 0xa5, LEGACY_DEF_SIZE);
-    else
-        g.def = xcalloc(sizeof(*g.def));
-    g.def->type = 0;            /* flb_plugin.c passes type 0 */
-    g.proxy.def = g.def;
-    g.proxy.api = &g.api;
-    g.proxy.dso_handler = g.dso;
-    g.proxy._head.prev = g.proxy._head.next = &g.proxy._head;
 
-    int (*pre_register)(int) = (int (*)(int)) sym("FLBPluginPreRegister");
-    int (*reg)(struct flb_plugin_proxy_def *) =
-        (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
-    if (pre_register && pre_register(0) == -1) {
-        logm(LOG_ERROR, "[proxy] FLBPluginPreRegister failed");
+    g.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
+    g.reg = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
+    if (!g.reg) {
+        logm(LOG_ERROR, "[proxy] %s: FLBPluginRegister is not exported", path);
         exit(1);
     }
-    if (!reg || reg(g.def) == -1) {
-        logm(LOG_ERROR, "[proxy] %s: FLBPluginRegister %s", path,
-             reg ? "returned -1" : "is not exported");
+    struct flb_plugin_proxy_def *def = register_def(0);
+    if (!def)
         exit(1);
-    }
-    if (g.def->type != FLB_PROXY_INPUT_PLUGIN || g.def->proxy != FLB_PROXY_GOLANG) {
-        logm(LOG_ERROR, "[proxy] %s registered type=%d proxy=%d; a Go input "
-             "plugin needs type=%d proxy=%d", path, g.def->type, g.def->proxy,
-             FLB_PROXY_INPUT_PLUGIN, FLB_PROXY_GOLANG);
-        exit(1);
-    }
-    if (!g.def->name || !*g.def->name) {
-        logm(LOG_ERROR, "[proxy] %s registered no name", path);
-        exit(1);
-    }
-    g.plugin_name = strdup(g.def->name);  /* fluent-bit-go's Unregister frees it */
 
-    void *init = sym("FLBPluginInit"), *collect = sym("FLBPluginInputCallback");
-    void *cleanup = sym("FLBPluginInputCleanupCallback"), *ex = sym("FLBPluginExit");
+    g.init = sym("FLBPluginInit"), g.collect = sym("FLBPluginInputCallback");
+    g.cleanup = sym("FLBPluginInputCleanupCallback"), g.exit = sym("FLBPluginExit");
     /* Fluent Bit < 4.1 never looks the Ctx variants up. */
-    void *collect_ctx = g.legacy ? NULL : sym("FLBPluginInputCallbackCtx");
-    void *cleanup_ctx = g.legacy ? NULL : sym("FLBPluginInputCleanupCallbackCtx");
-    if (!init) {
+    g.collect_ctx = g.legacy ? NULL : sym("FLBPluginInputCallbackCtx");
+    g.cleanup_ctx = g.legacy ? NULL : sym("FLBPluginInputCleanupCallbackCtx");
+    if (!g.init) {
         logm(LOG_ERROR, "[go proxy]: could not load FLBPluginInit symbol");
         exit(1);
     }
-    if (!collect && !collect_ctx) {     /* Fluent Bit would call NULL */
+    if (!g.collect && !g.collect_ctx) {     /* Fluent Bit would call NULL */
         logm(LOG_ERROR, "[go proxy]: %s exports no FLBPluginInputCallback%s",
              path, g.legacy ? "" : " nor FLBPluginInputCallbackCtx");
         exit(1);
     }
-    if (g.legacy) {
-        g.plugin = xcalloc(sizeof(struct flbgo_input_plugin_3x));
-        P3X->name = g.plugin_name;
-        P3X->cb_init = (int (*)(void *)) init;
-        P3X->cb_collect = (int (*)(void **, size_t *)) collect;
-        P3X->cb_cleanup = (int (*)(void *)) cleanup;
-        P3X->cb_exit = (int (*)(void)) ex;
-    } else {
-        g.plugin = xcalloc(sizeof(struct flbgo_input_plugin));
-        P41->name = g.plugin_name;
-        P41->cb_init = (int (*)(void *)) init;
-        P41->cb_collect = (int (*)(void **, size_t *)) collect;
-        P41->cb_collect_ctx = (int (*)(void *, void **, size_t *)) collect_ctx;
-        P41->cb_cleanup = (int (*)(void *)) cleanup;
-        P41->cb_cleanup_ctx = (int (*)(void *, void *)) cleanup_ctx;
-        P41->cb_exit = (int (*)(void)) ex;
-    }
-    g.proxy.data = g.plugin;
+    setup_proxy(def);
     /* flb_plugin_proxy.c looks these up by name when it needs them. */
     g.pause = (void (*)(void)) sym("FLBPluginInputPause");
     g.resume = (void (*)(void)) sym("FLBPluginInputResume");
     g.pre_run = (int (*)(int)) sym("FLBPluginInputPreRun");
     g.pre_exit = (void (*)(int)) sym("FLBPluginInputPreExit");
     g.unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
-    logm(LOG_INFO, "[host] loaded %s: plugin '%s' (%s layout, collect=%s, cleanup=%s)",
+    logm(LOG_INFO, "[host] loaded %s: plugin '%s' (%s layout, collect=%s, cleanup=%s%s)",
          path, g.plugin_name, g.legacy ? "3.x" : ">= 4.1",
-         collect_ctx ? "FLBPluginInputCallbackCtx" : "FLBPluginInputCallback",
-         cleanup_ctx ? "FLBPluginInputCleanupCallbackCtx"
-                     : cleanup ? "FLBPluginInputCleanupCallback" : "free()");
+         g.collect_ctx ? "FLBPluginInputCallbackCtx" : "FLBPluginInputCallback",
+         g.cleanup_ctx ? "FLBPluginInputCleanupCallbackCtx"
+                       : g.cleanup ? "FLBPluginInputCleanupCallback" : "free()",
+         g.hot_reload ? ", hot reload enabled" : "");
 }
 
-/* ---- main: load, register, init, run, shut down ---- */
+/* ---- Generations: start, stop, hot reload ---- */
+
+/* flb_start(): the instances of g.conf, a thread each; the main thread
+ * waits for each Init before it starts the next instance (as
+ * flb_input_thread_instance_init()), and collectors start only once every
+ * Init succeeded. */
+static void start_generation(void)
+{
+    struct instance *ins = xcalloc(g.nconf * sizeof(*ins));
+    for (size_t i = 0; i < g.nconf; i++)
+        add_instance(&ins[i], i, &g.conf[i]);
+    pthread_mutex_lock(&g.ins_lock);
+    g.ins = ins, g.nins = g.nconf;
+    pthread_mutex_unlock(&g.ins_lock);
+
+    for (size_t i = 0; i < g.nins; i++) {
+        struct instance *in = &g.ins[i];
+        if (pthread_create(&in->tid, NULL, instance_thread, in) != 0) {
+            logm(LOG_ERROR, "[host] pthread_create failed");
+            die(1);
+        }
+        pthread_mutex_lock(&g.init_lock);
+        while (in->init_status == 0)
+            pthread_cond_wait(&g.init_cond, &g.init_lock);
+        pthread_mutex_unlock(&g.init_lock);
+        if (in->init_status < 0) {
+            logm(LOG_ERROR, "[input:%s:%s] initialization failed", g.plugin_name,
+                 ins_display(in));
+            logm(LOG_ERROR, "[engine] input initialization failed");
+            if (g.generation)
+                logm(LOG_ERROR, "[reload] loaded configuration contains "
+                     "error(s). Reloading is aborted");
+            die(255);
+        }
+        logm(LOG_INFO, "[input:%s:%s] thread instance initialized", g.plugin_name,
+             ins_display(in));
+    }
+    for (size_t i = 0; i < g.nins; i++)
+        send_cmd(&g.ins[i], CMD_START);
+}
+
+/* flb_stop() + flb_destroy(): flb_engine_stop_ingestion() and
+ * flb_engine_shutdown() each pause all inputs, flb_input_exit_all() exits
+ * the instances one at a time, last first, joining each thread, then
+ * flb_proxy_input_cb_destroy() unregisters the def. Prints the stats and
+ * frees the generation; returns the instance array, which the caller frees
+ * only after the next generation's is allocated (a pointer kept from this
+ * generation then never matches a new instance). */
+static struct instance *stop_generation(bool reload)
+{
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < g.nins; i++)
+            send_cmd(&g.ins[i], CMD_SHUTDOWN_PAUSE);
+    for (size_t i = g.nins; i-- > 0;) {
+        send_cmd(&g.ins[i], reload ? CMD_EXIT_RELOAD : CMD_EXIT);
+        pthread_join(g.ins[i].tid, NULL);
+    }
+    if (g.unregister)
+        g.unregister(g.def);
+
+    if (reload || g.generation)
+        logm(LOG_INFO, "[host] %sgeneration %u stopped, %zu instance(s):",
+             reload ? "reload: " : "", g.generation, g.nins);
+    pthread_mutex_lock(&g.ins_lock);
+    struct instance *ins = g.ins;
+    size_t nins = g.nins;
+    g.ins = NULL, g.nins = 0;
+    pthread_mutex_unlock(&g.ins_lock);
+    for (size_t i = 0; i < nins; i++) {
+        struct instance *in = &ins[i];
+        logm(LOG_INFO, "[input:%s:%s] stats: collects=%" PRIu64 " nonempty=%" PRIu64
+             " records=%" PRIu64 " bytes=%" PRIu64 " max_buffer=%" PRIu64
+             " max_collect_ms=%.3f", g.plugin_name, ins_display(in), in->collects,
+             in->nonempty, in->records, in->bytes, in->max_buf,
+             in->max_collect_ns / 1e6);
+        for (size_t k = 0; k < in->nprops; k++)
+            free(in->props[k].key), free(in->props[k].val);
+        free(in->props);
+        free(in->ctx);
+        close(in->cmd_rd);
+        close(in->cmd_wr);
+    }
+    free(g.plugin);
+    free(g.proxy);
+    free(g.plugin_name);
+    free(g.def);
+    g.plugin = g.proxy = NULL, g.plugin_name = NULL, g.def = NULL;
+    return ins;
+}
+
+/* flb_reload(): the new def is registered while the old instances still
+ * run; then the old context is stopped and destroyed, and the same
+ * configuration started again. The .so is not closed. */
+static void hot_reload(void)
+{
+    logm(LOG_INFO, "reloading instance pid=%lu tid=%p", (unsigned long) getpid(),
+         (void *) (uintptr_t) pthread_self());
+    struct flb_plugin_proxy_def *def = register_def(1);
+    if (!def) {
+        logm(LOG_ERROR, "[reload] reloaded config is invalid. Reloading is halted");
+        return;
+    }
+    logm(LOG_INFO, "[reload] stop everything of the old context");
+    struct instance *old = stop_generation(true);
+    g.generation++;
+    logm(LOG_INFO, "[reload] start everything");
+    setup_proxy(def);
+    start_generation();
+    free(old);
+    logm(LOG_INFO, "[host] reload: generation %u running, %zu instance(s)",
+         g.generation, g.nins);
+    logm(LOG_DEBUG, "[reload] hot reloaded %u time(s)", g.generation);
+}
+
+/* ---- main: load, register, init, run, reload, shut down ---- */
 
 int main(int argc, char **argv)
 {
@@ -1122,13 +1335,13 @@ int main(int argc, char **argv)
         { "legacy", no_argument, NULL, 'L' }, { "interval-ms", required_argument, NULL, 'I' },
         { "out", required_argument, NULL, 'o' }, { "duration-ms", required_argument, NULL, 'd' },
         { "max-chunk", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 } };
+        { "enable-hot-reload", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
     size_t npend = 0;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "i:p:vh", lopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:p:vhY", lopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             pend = xrealloc(pend, (npend + 1) * sizeof(*pend));
@@ -1144,6 +1357,7 @@ int main(int argc, char **argv)
             pend[npend - 1].kv[pend[npend - 1].nkv++] = optarg;
             break;
         case 'L': g.legacy = true; break;
+        case 'Y': g.hot_reload = true; break;
         case 'I':
             if ((g.interval_ms = parse_u64(optarg, "--interval-ms")) == 0)
                 usage_error("--interval-ms must be at least 1", optarg);
@@ -1163,10 +1377,12 @@ int main(int argc, char **argv)
 
     /* Block the signals before dlopen: the Go runtime's threads and ours
      * inherit the mask, so only the signalfd ever sees them. */
-    sigset_t sigs;
+    sigset_t sigs, hup;
     sigemptyset(&sigs);
-    for (size_t i = 0; i < 4; i++)
-        sigaddset(&sigs, (int[]) { SIGINT, SIGTERM, SIGUSR1, SIGUSR2 }[i]);
+    for (size_t i = 0; i < 5; i++)
+        sigaddset(&sigs, (int[]) { SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP }[i]);
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
@@ -1183,38 +1399,15 @@ int main(int argc, char **argv)
     }
 
     load_plugin(argv[optind]);
-    g.nins = npend;
-    g.ins = xcalloc(npend * sizeof(struct instance));
+    g.nconf = npend;
+    g.conf = xcalloc(npend * sizeof(struct conf_ins));
     for (size_t i = 0; i < npend; i++) {
-        add_instance(i, pend[i].plugin, pend[i].kv, pend[i].nkv);
+        add_conf(i, pend[i].plugin, pend[i].kv, pend[i].nkv);
         free(pend[i].kv);
     }
     free(pend);
 
-    /* flb_input_thread_instance_init(): a thread per instance; the main
-     * thread waits for each Init before it starts the next instance. */
-    for (size_t i = 0; i < g.nins; i++) {
-        struct instance *in = &g.ins[i];
-        if (pthread_create(&in->tid, NULL, instance_thread, in) != 0) {
-            logm(LOG_ERROR, "[host] pthread_create failed");
-            return 1;
-        }
-        pthread_mutex_lock(&g.init_lock);
-        while (in->init_status == 0)
-            pthread_cond_wait(&g.init_cond, &g.init_lock);
-        pthread_mutex_unlock(&g.init_lock);
-        if (in->init_status < 0) {
-            logm(LOG_ERROR, "[input:%s:%s] initialization failed", g.plugin_name,
-                 ins_display(in));
-            logm(LOG_ERROR, "[engine] input initialization failed");
-            die(255);
-        }
-        logm(LOG_INFO, "[input:%s:%s] thread instance initialized", g.plugin_name,
-             ins_display(in));
-    }
-    /* Collectors start only once every Init succeeded. */
-    for (size_t i = 0; i < g.nins; i++)
-        send_cmd(&g.ins[i], CMD_START);
+    start_generation();
     logm(LOG_INFO, "[host] %zu instance(s) running, interval %" PRIu64 " ms",
          g.nins, g.interval_ms);
 
@@ -1237,41 +1430,30 @@ int main(int argc, char **argv)
                 send_cmd(&g.ins[i], pause ? CMD_PAUSE : CMD_RESUME);
             continue;
         }
+        if (si.ssi_signo == SIGHUP) {
+            logm(LOG_INFO, "[engine] caught signal (SIGHUP)");
+            if (!g.hot_reload) {    /* flb_reload(): FLB_RELOAD_NOT_ENABLED */
+                logm(LOG_WARN, "[reload] hot reloading is not enabled");
+                continue;
+            }
+            hot_reload();
+            /* fluent-bit.c refuses a SIGHUP while a reload is in progress */
+            struct timespec zero = { 0, 0 };
+            while (sigtimedwait(&hup, NULL, &zero) == SIGHUP)
+                logm(LOG_ERROR, "reloading in progress, aborting. (a SIGHUP "
+                     "during the reload is dropped; the host keeps running)");
+            continue;
+        }
         why = si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
         logm(LOG_INFO, "[engine] caught signal (%s)", why);
         break;
     }
 
-    /* As Fluent Bit: flb_engine_stop_ingestion() and flb_engine_shutdown()
-     * each pause all inputs, then flb_input_exit_all() exits the instances
-     * one at a time, last first, joining each thread. */
     logm(LOG_INFO, "[host] shutting down (%s)", why);
-    for (int round = 0; round < 2; round++)
-        for (size_t i = 0; i < g.nins; i++)
-            send_cmd(&g.ins[i], CMD_SHUTDOWN_PAUSE);
-    for (size_t i = g.nins; i-- > 0;) {
-        send_cmd(&g.ins[i], CMD_EXIT);
-        pthread_join(g.ins[i].tid, NULL);
-    }
-    if (g.unregister)           /* flb_proxy_input_cb_destroy() */
-        g.unregister(g.def);
-
-    for (size_t i = 0; i < g.nins; i++) {
-        struct instance *in = &g.ins[i];
-        logm(LOG_INFO, "[input:%s:%s] stats: collects=%" PRIu64 " nonempty=%" PRIu64
-             " records=%" PRIu64 " bytes=%" PRIu64 " max_buffer=%" PRIu64
-             " max_collect_ms=%.3f", g.plugin_name, ins_display(in), in->collects,
-             in->nonempty, in->records, in->bytes, in->max_buf,
-             in->max_collect_ns / 1e6);
-        free(in->props);
-        free(in->ctx);
-        close(in->cmd_rd);
-        close(in->cmd_wr);
-    }
-    free(g.ins);
-    free(g.plugin);
-    free(g.plugin_name);
-    free(g.def);
+    free(stop_generation(false));
+    for (size_t i = 0; i < g.nconf; i++)
+        free(g.conf[i].props);
+    free(g.conf);
     dlclose(g.dso);             /* Go's c-shared libraries are NODELETE */
     if (g.out != stdout)
         fclose(g.out);
