@@ -51,7 +51,10 @@ type Config struct {
 	HeartbeatTimeout  time.Duration
 	DB                string
 	DBSyncInterval    time.Duration
-	PluginLogLevel    Level
+	// Shard: this instance collects the containers whose ID hashes to
+	// ShardIndex (1-based) of ShardCount; ShardCount 0 collects all.
+	ShardIndex, ShardCount int
+	PluginLogLevel         Level
 }
 
 // Key describes one configuration key.
@@ -156,6 +159,14 @@ var Keys = []Key{
 		},
 	},
 	{
+		Name: "shard", Type: "string", Default: "",
+		Description: "`i/n`: collect only the containers whose ID hashes (FNV-1a of the full ID) to shard i of n, so n `docker_logs` inputs (`shard 1/n` ... `shard n/n`, on the same `docker_host`) split a host's containers without overlap or gap, each with its own collect bound. Needs Fluent Bit 4.1 or newer.",
+		set: func(c *Config, v string) (err error) {
+			c.ShardIndex, c.ShardCount, err = parseShard(v)
+			return err
+		},
+	},
+	{
 		Name: "plugin_log_level", Type: "enum", Default: "info",
 		Description: "The plugin's own log level on stderr: `error`, `warn`, `info` or `debug` (Fluent Bit consumes `log_level` itself).",
 		set: func(c *Config, v string) (err error) {
@@ -235,6 +246,20 @@ func parseDockerHost(v string) (string, error) {
 		return "", errors.New("expected a unix://, tcp://, http:// or https:// address")
 	}
 	return v, nil
+}
+
+func parseShard(v string) (int, int, error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	bad := errors.New("expected i/n with 1 <= i <= n, such as 1/4")
+	is, ns, ok := strings.Cut(v, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(is))
+	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+	if !ok || err1 != nil || err2 != nil || i < 1 || n < 1 || i > n || n > 1024 {
+		return 0, 0, bad
+	}
+	return i, n, nil
 }
 
 func parseBool(v string) (bool, error) {

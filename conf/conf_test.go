@@ -32,14 +32,14 @@ func TestParseValues(t *testing.T) {
 		"Docker_Host": " https://docker.example:2376 ", "READ_FROM_HEAD": "On",
 		"buffer_max_size": "16m", "chunk_max_size": "512KB", "plugin_log_level": "DEBUG",
 		"max_line_size": "64k", "stream_lifetime": "200ms", "stream_idle_timeout": "0.1s", "heartbeat_timeout": "5",
-		"db": "/tmp/docker_logs.db", "DB.Sync_Interval": "250ms",
+		"db": "/tmp/docker_logs.db", "DB.Sync_Interval": "250ms", "shard": "2/4",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
 		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
-		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, PluginLogLevel: LevelDebug}
+		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -115,6 +115,17 @@ func TestDockerHost(t *testing.T) {
 		if _, err := parseDockerHost(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for _, bad := range []string{"0/4", "5/4", "2/x", "x/2", "2", "/4", "1/0", "-1/4"} {
+		if _, err := Parse(Map{"shard": bad}); err == nil || !strings.Contains(err.Error(), "invalid shard") {
+			t.Errorf("shard %q: err = %v", bad, err)
+		}
+	}
+	if c, err := Parse(Map{"shard": "4/4"}); err != nil || c.ShardIndex != 4 || c.ShardCount != 4 {
+		t.Errorf("shard 4/4: %+v, %v", c, err)
 	}
 }
 

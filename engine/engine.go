@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type Engine struct {
 
 	out      []byte // the last collect's buffer, reused
 	inflight []mark // positions of the records handed over, until acknowledged
+	// cappedSince is when collects began to be capped at chunk_max_size
+	// with more waiting (zero: the last one was not); lastCapWarn when that
+	// was last said.
+	cappedSince, lastCapWarn time.Time
 }
 
 // NewClient makes the Docker client an engine with this configuration uses.
@@ -105,10 +110,39 @@ func (e *Engine) Status() []TaskStatus { return e.sup.status() }
 func (e *Engine) Collect() []byte {
 	n := len(e.inflight)
 	e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight)
+	e.noteCap(len(e.out))
 	if len(e.inflight) == n {
 		return nil
 	}
 	return e.out
+}
+
+// Thresholds of the warning that the collect bound is the bottleneck
+// (variables for the tests).
+var (
+	cappedFor       = 10 * time.Second
+	capWarnInterval = 5 * time.Minute
+)
+
+// noteCap tracks collects that hand over a full chunk_max_size with more
+// waiting: the instance's bound, not Docker or Fluent Bit, limits it. Said
+// once it has lasted cappedFor, then at most every capWarnInterval.
+func (e *Engine) noteCap(handed int) {
+	full := int64(handed)+int64(e.cfg.ChunkMaxSize)/10 >= e.cfg.ChunkMaxSize && e.buf.Len() > 0
+	if !full {
+		e.cappedSince = time.Time{}
+		return
+	}
+	e.stats.CappedCollects.Add(1)
+	now := time.Now()
+	if e.cappedSince.IsZero() {
+		e.cappedSince = now
+	}
+	if now.Sub(e.cappedSince) >= cappedFor && now.Sub(e.lastCapWarn) >= capWarnInterval {
+		e.lastCapWarn = now
+		e.log.Warnf("containers write faster than this instance may hand over: every collect for %s carried chunk_max_size (%d bytes) with more waiting; the backlog waits in Docker's log files (nothing is lost, but it falls behind). Raise chunk_max_size if your outputs accept larger chunks, or split the containers across several inputs with shard",
+			now.Sub(e.cappedSince).Round(time.Second), e.cfg.ChunkMaxSize)
+	}
 }
 
 // Ack tells the engine Fluent Bit has taken what Collect handed over (the
@@ -282,8 +316,7 @@ func (e *Engine) reconcile(list []docker.Container) {
 	seen := make(map[string]bool, len(list))
 	for _, c := range list {
 		seen[c.ID] = true
-		m := e.ensureMonitorLocked(c.ID)
-		if c.Running {
+		if m := e.ensureMonitorLocked(c.ID); m != nil && c.Running {
 			m.wake()
 		}
 	}
@@ -301,7 +334,9 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	e.eventsSince = max(e.eventsSince, ev.Time)
 	switch ev.Action {
 	case "create", "start", "restart":
-		e.ensureMonitorLocked(ev.ID).wake()
+		if m := e.ensureMonitorLocked(ev.ID); m != nil {
+			m.wake()
+		}
 	case "rename":
 		if m := e.monitors[ev.ID]; m != nil {
 			m.rename(ev.Name)
@@ -313,9 +348,14 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	}
 }
 
+// ensureMonitorLocked returns the container's monitor, started if need be,
+// or nil for a container of another shard.
 func (e *Engine) ensureMonitorLocked(id string) *monitor {
 	if m := e.monitors[id]; m != nil {
 		return m
+	}
+	if !InShard(id, e.cfg.ShardIndex, e.cfg.ShardCount) {
+		return nil
 	}
 	m := newMonitor(e, id)
 	e.monitors[id] = m
@@ -330,6 +370,18 @@ func (e *Engine) monitorDone(m *monitor) {
 	if e.monitors[m.id] == m {
 		delete(e.monitors, m.id)
 	}
+}
+
+// InShard reports whether a container belongs to shard index (1-based) of
+// count; with count 0 every container does. The hash is stable across
+// processes and versions: FNV-1a 64 of the full ID.
+func InShard(id string, index, count int) bool {
+	if count <= 0 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64()%uint64(count)) == index-1
 }
 
 func shortID(id string) string {

@@ -17,10 +17,11 @@ type Registry struct {
 	// NewAPI makes the Docker client of an instance (tests replace it).
 	NewAPI func(conf.Config) (docker.API, error)
 
-	mu      sync.Mutex
-	inits   int // instances initialised so far, for their names
-	next    uintptr
-	byToken map[uintptr]*Engine
+	mu            sync.Mutex
+	inits         int // instances initialised so far, for their names
+	next          uintptr
+	byToken       map[uintptr]*Engine
+	shardsChecked bool
 }
 
 // ErrNeedsCtx refuses a second instance on a Fluent Bit without the
@@ -50,6 +51,9 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if err := r.checkShardLocked(cfg, hasCtx); err != nil {
+		return fail(err)
+	}
 	newAPI := r.NewAPI
 	if newAPI == nil {
 		newAPI = func(c conf.Config) (docker.API, error) { return NewClient(c) }
@@ -68,6 +72,65 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	r.byToken[r.next] = e
 	log.Infof("started, reading from docker at %s", docker.HostLabel(cfg.DockerHost))
 	return r.next, nil
+}
+
+// checkShardLocked checks a sharded instance against the others on the
+// same daemon in this process: one total, each index once.
+func (r *Registry) checkShardLocked(cfg conf.Config, hasCtx bool) error {
+	if cfg.ShardCount == 0 {
+		return nil
+	}
+	if !hasCtx {
+		return fmt.Errorf("invalid shard %d/%d: sharding takes several docker_logs instances, which need Fluent Bit 4.1 or newer", cfg.ShardIndex, cfg.ShardCount)
+	}
+	for _, e := range r.byToken {
+		o := e.cfg
+		if o.ShardCount == 0 || o.DockerHost != cfg.DockerHost {
+			continue
+		}
+		if o.ShardCount != cfg.ShardCount {
+			return fmt.Errorf("invalid shard %d/%d: instance %s on the same docker_host has shard %d/%d; all shards of a daemon need the same total", cfg.ShardIndex, cfg.ShardCount, e.name, o.ShardIndex, o.ShardCount)
+		}
+		if o.ShardIndex == cfg.ShardIndex {
+			return fmt.Errorf("invalid shard %d/%d: instance %s on the same docker_host already has it; each index once", cfg.ShardIndex, cfg.ShardCount, e.name)
+		}
+	}
+	return nil
+}
+
+// CheckShards says, once all instances are initialised, which shards no
+// instance takes: the containers hashed to them would not be collected.
+func (r *Registry) CheckShards() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shardsChecked {
+		return
+	}
+	r.shardsChecked = true
+	type group struct {
+		count int
+		taken map[int]bool
+		log   *Logger
+	}
+	groups := map[string]*group{}
+	for _, e := range r.byToken {
+		if e.cfg.ShardCount == 0 {
+			continue
+		}
+		g := groups[e.cfg.DockerHost]
+		if g == nil {
+			g = &group{count: e.cfg.ShardCount, taken: map[int]bool{}, log: e.log}
+			groups[e.cfg.DockerHost] = g
+		}
+		g.taken[e.cfg.ShardIndex] = true
+	}
+	for host, g := range groups {
+		for i := 1; i <= g.count; i++ {
+			if !g.taken[i] {
+				g.log.Errorf("no docker_logs instance has shard %d/%d on %s: the containers hashed to it are not collected", i, g.count, docker.HostLabel(host))
+			}
+		}
+	}
 }
 
 // Lookup finds an instance by token. Token 0 comes from the plain
@@ -104,6 +167,7 @@ func (r *Registry) StopAll() {
 	engines := r.byToken
 	r.byToken = nil
 	r.inits = 0 // a hot reload numbers its new instances from 0, as Fluent Bit does
+	r.shardsChecked = false
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range engines {

@@ -10,6 +10,9 @@ type Stats struct {
 	Truncated  atomic.Int64 // lines cut at max_line_size
 	Widened    atomic.Int64 // reopens whose tail bound missed the resume point and were widened
 	Gaps       atomic.Int64 // resumes that found lines rotated away (lost, warned)
+	// CappedCollects counts collects that handed over chunk_max_size with
+	// more waiting: the instance's bound was the bottleneck.
+	CappedCollects atomic.Int64
 }
 
 // Stats returns the engine's counters.

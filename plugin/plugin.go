@@ -88,10 +88,15 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	return flbOK
 }
 
-// FLBPluginInputPreRun is called once before the instance's event loop.
+// FLBPluginInputPreRun is called once per instance before its event loop,
+// after every instance's Init.
 //
 //export FLBPluginInputPreRun
-func FLBPluginInputPreRun(hotReload C.int) int { return flbOK }
+func FLBPluginInputPreRun(hotReload C.int) (ret int) {
+	defer recoverTo(&ret, flbOK, "pre-run")
+	instances.CheckShards() // every instance is initialised by now
+	return flbOK
+}
 
 //export FLBPluginInputCallback
 func FLBPluginInputCallback(data *unsafe.Pointer, size *C.size_t) (ret int) {

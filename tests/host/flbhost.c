@@ -163,6 +163,8 @@ static struct {
     uint64_t interval_ms, duration_ms, max_chunk;
     const char *out_path;
     FILE *out;
+    const char *collects_path;  /* --collects: one line per non-empty collect */
+    FILE *collects;
     pthread_mutex_t out_lock;   /* one collect's lines go out in one write */
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
@@ -832,6 +834,17 @@ static void do_collect(struct instance *in)
         logm(LOG_ERROR, "[host] writing %s: %s", g.out_path, strerror(errno));
         die(1);
     }
+    if (g.collects) {
+        /* "<unix ms> <instance> <bytes> <records>": tests measure how full
+         * each collect was. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        pthread_mutex_lock(&g.out_lock);
+        fprintf(g.collects, "%lld %s %zu %zu\n", (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                ins_display(in), size, nrec);
+        fflush(g.collects);
+        pthread_mutex_unlock(&g.out_lock);
+    }
     in->nonempty++;
     in->records += nrec;
     in->bytes += size;
@@ -979,6 +992,7 @@ static const char usage_text[] =
 "  --out FILE       write records as JSON lines to FILE (default stdout)\n"
 "  --duration-ms N  shut down by itself after N ms (default: until signalled)\n"
 "  --max-chunk N    fail when one collect hands over more than N bytes (0 = off)\n"
+"  --collects FILE  append \"<unix ms> <instance> <bytes> <records>\" per non-empty collect\n"
 "  -v               debug logging\n"
 "  -h, --help       show this text\n"
 "\n"
@@ -1335,7 +1349,8 @@ int main(int argc, char **argv)
         { "legacy", no_argument, NULL, 'L' }, { "interval-ms", required_argument, NULL, 'I' },
         { "out", required_argument, NULL, 'o' }, { "duration-ms", required_argument, NULL, 'd' },
         { "max-chunk", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
-        { "enable-hot-reload", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
+        { "enable-hot-reload", no_argument, NULL, 'Y' }, { "collects", required_argument, NULL, 'C' },
+        { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
     size_t npend = 0;
@@ -1363,6 +1378,7 @@ int main(int argc, char **argv)
                 usage_error("--interval-ms must be at least 1", optarg);
             break;
         case 'o': g.out_path = optarg; break;
+        case 'C': g.collects_path = optarg; break;
         case 'd': g.duration_ms = parse_u64(optarg, "--duration-ms"); break;
         case 'm': g.max_chunk = parse_u64(optarg, "--max-chunk"); break;
         case 'v': g.verbose = 1; break;
@@ -1391,6 +1407,10 @@ int main(int argc, char **argv)
         g.out_path = "stdout";
     else if (!(g.out = fopen(g.out_path, "w"))) {
         logm(LOG_ERROR, "[host] cannot open %s: %s", g.out_path, strerror(errno));
+        return 1;
+    }
+    if (g.collects_path && !(g.collects = fopen(g.collects_path, "a"))) {
+        logm(LOG_ERROR, "[host] cannot open %s: %s", g.collects_path, strerror(errno));
         return 1;
     }
     if (sfd < 0) {
