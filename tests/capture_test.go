@@ -52,6 +52,50 @@ func ofContainer(recs []record, id string) []record {
 	return out
 }
 
+// recordSource is anything that delivers records: a host, a sequence of
+// hosts, an in-process engine.
+type recordSource interface{ records() []record }
+
+// ofInstance is the part of a source one instance delivered.
+type ofInstance struct {
+	src  recordSource
+	name string
+}
+
+func (o ofInstance) records() []record {
+	var out []record
+	for _, r := range o.src.records() {
+		if r.Instance == o.name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// awaitEveryLineOnce waits until src has delivered as many records of the
+// container as Docker holds lines, gives a late duplicate a second to show,
+// and checks every line arrived exactly once, with Docker's timestamp and
+// the container's metadata. It returns src's records and Docker's lines.
+func awaitEveryLineOnce(t *testing.T, d *dockertest.Daemon, src recordSource, id string) ([]record, []dockerLine) {
+	t.Helper()
+	ref := dockerLogs(t, d, id)
+	deadline := time.Now().Add(60 * time.Second)
+	for n := 0; n < len(ref); n = len(ofContainer(src.records(), id)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("container %.12s: %d of its %d lines after 60 s", id, n, len(ref))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	recs := src.records()
+	name, err := d.Docker("inspect", "-f", "{{.Name}}", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+	return recs, ref
+}
+
 // countOf waits for n records of a container.
 func countOf(id string, n int) func([]record) bool {
 	return func(recs []record) bool { return len(ofContainer(recs, id)) >= n }
@@ -138,17 +182,12 @@ func TestCaptureThreeContainers(t *testing.T) {
 		if err := d.Wait(c.id); err != nil {
 			t.Fatal(err)
 		}
-		h.waitFor(c.name, 60*time.Second, countOf(c.id, 2*n))
 	}
-	time.Sleep(time.Second) // room for any duplicate to show
-	recs := h.records()
 	for _, c := range ctrs {
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", c.id)
-		ref := dockerLogs(t, d, c.id)
+		recs, ref := awaitEveryLineOnce(t, d, h, c.id)
 		if len(ref) != 2*n {
 			t.Fatalf("docker logs shows %d lines for %s, want %d", len(ref), c.name, 2*n)
 		}
-		assertExactlyOnce(t, recs, ref, c.id, strings.TrimPrefix(name, "/"))
 		if c.tty {
 			// A TTY merges both streams into stdout.
 			assertSequence(t, recs, c.id, "stdout", "stdout", n)
@@ -177,9 +216,9 @@ func TestCaptureShortLivedContainer(t *testing.T) {
 		}
 		started, _ := d.Docker("inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", id)
 		t.Logf("container %d ran %s", i, runtimeOf(started))
-		recs := h.waitFor("the short-lived container's lines", 30*time.Second, countOf(id, 40))
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+		if _, ref := awaitEveryLineOnce(t, d, h, id); len(ref) != 40 {
+			t.Fatalf("docker logs shows %d lines, want 40", len(ref))
+		}
 	}
 }
 
@@ -208,24 +247,8 @@ func TestTwoInstances(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Remove(id) })
 	d.Wait(id)
-	byInstance := func(recs []record, inst string) []record {
-		var out []record
-		for _, r := range recs {
-			if r.Instance == inst {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	recs := h.waitFor("both copies", 60*time.Second, func(recs []record) bool {
-		return len(ofContainer(byInstance(recs, "docker_logs.0"), id)) >= 2000 && len(ofContainer(byInstance(recs, "docker_logs.1"), id)) >= 2000
-	})
-	time.Sleep(time.Second)
-	recs = h.records()
-	ref := dockerLogs(t, d, id)
-	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
 	for _, inst := range []string{"docker_logs.0", "docker_logs.1"} {
-		assertExactlyOnce(t, byInstance(recs, inst), ref, id, strings.TrimPrefix(name, "/"))
+		awaitEveryLineOnce(t, d, ofInstance{h, inst}, id)
 	}
 }
 
@@ -242,9 +265,7 @@ func TestLegacyFluentBit(t *testing.T) {
 		}
 		t.Cleanup(func() { d.Remove(id) })
 		d.Wait(id)
-		recs := h.waitFor("the lines", 30*time.Second, countOf(id, 200))
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+		awaitEveryLineOnce(t, d, h, id)
 	})
 	t.Run("a second instance is refused", func(t *testing.T) {
 		args := []string{"--legacy"}
@@ -297,9 +318,7 @@ func TestUnreachableDaemonThenAppears(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Remove(id) })
 	d.Wait(id)
-	recs := h.waitFor("the lines", 30*time.Second, countOf(id, 50))
-	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-	assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+	awaitEveryLineOnce(t, d, h, id)
 }
 
 // suffix keeps container names unique across runs on a shared daemon.

@@ -28,9 +28,13 @@ func loadDuration() time.Duration {
 func runLoad(t *testing.T, d *dockertest.Daemon, r *engineRun, name string, n, rate int, opts []string, during func(elapsed time.Duration)) ([]string, []usage) {
 	t.Helper()
 	perStream := int(loadDuration().Seconds()) * rate / 2
+	prefix := name + suffix() + "-"
+	r.mu.Lock()
+	r.seq = newSeqChecker(prefix)
+	r.mu.Unlock()
 	var ids []string
 	for i := 0; i < n; i++ {
-		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("%s-%d%s", name, i, suffix()), Options: opts,
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("%s%d", prefix, i), Options: opts,
 			Args: []string{"-n", fmt.Sprint(perStream), "-stream", "both", "-rate", fmt.Sprint(rate)}})
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +87,6 @@ func runLoad(t *testing.T, d *dockertest.Daemon, r *engineRun, name string, n, r
 func TestExactlyOnceOverStreamRotations(t *testing.T) {
 	d := needDocker(t)
 	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
-	r.seq = newSeqChecker()
 	_, samples := runLoad(t, d, r, "rot", 3, 2000, nil, nil)
 	st := r.e.Stats()
 	t.Logf("%d lines, %d streams opened, %d duplicates dropped, %d tail widenings",
@@ -99,7 +102,6 @@ func TestExactlyOnceOverStreamRotations(t *testing.T) {
 func TestExactlyOnceOverLogFileRotation(t *testing.T) {
 	d := needDocker(t)
 	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
-	r.seq = newSeqChecker()
 	ids, _ := runLoad(t, d, r, "filerot", 3, 2000, []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=3"}, nil)
 	// The daemon did rotate: it keeps only the last ~300 KB of the ~7 MB.
 	for _, id := range ids {
@@ -145,12 +147,7 @@ func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		ref := dockerLogs(t, d, id)
-		recs := r.waitFor("every line of every run", 60*time.Second, countOf(id, len(ref)))
-		time.Sleep(time.Second)
-		recs = r.records()
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+		_, ref := awaitEveryLineOnce(t, d, r, id)
 		t.Logf("container %.12s: %d lines over 11 runs", id, len(ref))
 	}
 }
@@ -168,7 +165,6 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 	}
 	defer d.Teardown()
 	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s")
-	r.seq = newSeqChecker()
 	killed := 0
 	runLoad(t, d, r, "kill", 2, 1000, nil, func(elapsed time.Duration) {
 		if killed < 2 && elapsed > time.Duration(15*(killed+1))*time.Second {
@@ -205,8 +201,11 @@ func TestTasksStayRunning(t *testing.T) {
 		keys = nil // the defaults, unscaled
 	}
 	r := runEngine(t, d, keys...)
-	r.seq = newSeqChecker()
-	steady, err := d.Run(dockertest.Run{Name: "steady" + suffix(), Args: []string{"-n", "100000000", "-rate", "20", "-stream", "both", "-then", "sleep"}})
+	prefix := "steady" + suffix()
+	r.mu.Lock()
+	r.seq = newSeqChecker(prefix)
+	r.mu.Unlock()
+	steady, err := d.Run(dockertest.Run{Name: prefix, Args: []string{"-n", "100000000", "-rate", "20", "-stream", "both", "-then", "sleep"}})
 	if err != nil {
 		t.Fatal(err)
 	}

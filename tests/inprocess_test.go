@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 	"runtime"
 	"sync"
 	"testing"
@@ -147,16 +148,23 @@ func decodeBuffer(buf []byte) []record {
 }
 
 // seqChecker checks loggen's lines ("<stream> <tag> <seq>") arrive on
-// their stream, each exactly once and in order, per container.
+// their stream, each exactly once and in order, per container, for the
+// containers whose name starts with prefix (the daemon may be shared).
 type seqChecker struct {
+	prefix string
 	next   map[string]int // container ID + stream -> next expected seq
 	lines  int
 	errors []string
 }
 
-func newSeqChecker() *seqChecker { return &seqChecker{next: map[string]int{}} }
+func newSeqChecker(prefix string) *seqChecker {
+	return &seqChecker{prefix: prefix, next: map[string]int{}}
+}
 
 func (c *seqChecker) check(r record) {
+	if !strings.HasPrefix(r.str("container_name"), c.prefix) {
+		return
+	}
 	c.lines++
 	var stream, tag string
 	var n int

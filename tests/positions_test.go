@@ -112,14 +112,7 @@ func TestRestartsWithDBExactlyOnce(t *testing.T) {
 		d.Wait(id)
 	}
 	for _, id := range ids {
-		ref := dockerLogs(t, d, id)
-		deadline := time.Now().Add(60 * time.Second)
-		for len(ofContainer(runs.records(), id)) < len(ref) && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		time.Sleep(time.Second)
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, runs.records(), ref, id, strings.TrimPrefix(name, "/"))
+		_, ref := awaitEveryLineOnce(t, d, runs, id)
 		t.Logf("container %.12s: %d lines over %d runs of the host, each once", id, len(ref), len(runs.runs))
 	}
 }
@@ -180,11 +173,9 @@ func TestGapReportedAfterRotation(t *testing.T) {
 	if !strings.Contains(second.stderr.String(), id[:12]) {
 		t.Fatalf("the gap warning does not name the container:\n%s", second.stderr.String())
 	}
-	second.waitFor("the retained lines", 30*time.Second, countOf(id, len(ref)))
-	time.Sleep(time.Second)
-	recs := ofContainer(second.records(), id)
-	name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-	assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+	if _, held := awaitEveryLineOnce(t, d, second, id); len(held) != len(ref) {
+		t.Fatalf("the daemon's log changed: %d lines, then %d", len(ref), len(held))
+	}
 }
 
 // Fluent Bit paused for 60 s while 20 containers write 500 lines/s each:
@@ -312,12 +303,7 @@ func TestHotReloadResumesExactly(t *testing.T) {
 		d.Wait(id)
 	}
 	for _, id := range ids {
-		ref := dockerLogs(t, d, id)
-		recs := h.waitFor("every line", 60*time.Second, countOf(id, len(ref)))
-		time.Sleep(time.Second)
-		recs = h.records()
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, recs, ref, id, strings.TrimPrefix(name, "/"))
+		recs, ref := awaitEveryLineOnce(t, d, h, id)
 		for _, r := range ofContainer(recs, id) {
 			if r.Instance != "docker_logs.0" {
 				t.Fatalf("a record from instance %q: the reloaded instance must be docker_logs.0 again", r.Instance)

@@ -92,11 +92,7 @@ func TestShardsSplitContainers(t *testing.T) {
 	shards := map[int]int{}
 	for _, id := range ids {
 		d.Wait(id)
-		recs := h.waitFor("the container's lines", 30*time.Second, countOf(id, 1000))
-		time.Sleep(300 * time.Millisecond)
-		recs = h.records()
-		name, _ := d.Docker("inspect", "-f", "{{.Name}}", id)
-		assertExactlyOnce(t, recs, dockerLogs(t, d, id), id, strings.TrimPrefix(name, "/"))
+		recs, _ := awaitEveryLineOnce(t, d, h, id)
 		want := "docker_logs.0"
 		if engine.InShard(id, 2, 2) {
 			want = "docker_logs.1"

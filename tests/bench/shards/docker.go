@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func (b *bench) dockerCLI(ctx context.Context, args ...string) (string, error) {
+	full := append([]string{"-H", "unix://" + b.sock}, args...)
+	out, err := exec.CommandContext(ctx, b.cfg.docker, full...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// probe checks the daemon and the image and collects what the report's
+// header says about the machine.
+func (b *bench) probe(ctx context.Context) (machine, error) {
+	m := machine{nproc: runtime.NumCPU(), cpu: "?"}
+	v, err := b.dockerCLI(ctx, "version", "--format", "{{.Server.Version}}")
+	if err != nil {
+		return m, fmt.Errorf("%v (start it: bash tests/docker/dockerd.sh start && bash tests/docker/dockerd.sh image)", err)
+	}
+	m.dockerd = v
+	if _, err := b.dockerCLI(ctx, "image", "inspect", "--format", "{{.Id}}", image); err != nil {
+		return m, fmt.Errorf("%v (build it: bash tests/docker/dockerd.sh image)", err)
+	}
+	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(ci), "\n") {
+			if k, val, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(val)
+				break
+			}
+		}
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.loadavg = strings.Join(strings.Fields(string(la))[:3], " ")
+	}
+	if out, err := b.dockerCLI(ctx, "ps", "-aq"); err == nil && out != "" {
+		m.otherContainer = len(strings.Fields(out))
+	}
+	return m, nil
+}
+
+// takeLease follows tests/internal/dockertest's protocol (a file named after
+// our pid in dockertest.leases, written under dockertest.lock): a test
+// process that started the daemon stops it at its Teardown only when no
+// live lease is left.
+func takeLease(dir string) (func(), error) {
+	lf, err := os.OpenFile(filepath.Join(dir, "dockertest.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	ld := filepath.Join(dir, "dockertest.leases")
+	if err := os.MkdirAll(ld, 0o755); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(ld, strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		return nil, err
+	}
+	return func() { os.Remove(p) }, nil
+}
+
+func shardOf(id string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(n))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// createBacklog creates the containers (balanced over the shards when asked),
+// starts them all, and waits until each has exited: the whole backlog is in
+// the json-file logs before any host starts, so every run reads the same.
+func (b *bench) createBacklog(ctx context.Context) error {
+	c := b.cfg
+	// Balanced for the lcm of the counts is balanced for each count.
+	l := 1
+	for _, k := range c.shards {
+		l = l / gcd(l, k) * k
+	}
+	if !c.balance || l > 1024 {
+		l = 1
+	}
+	capPer := (c.containers + l - 1) / l
+	per := make([]int, l)
+	args := []string{"-n", strconv.Itoa(c.lines), "-size", strconv.Itoa(c.size), "-stream", "stdout", "-then", "exit"}
+	for attempt := 0; len(b.ids) < c.containers; attempt++ {
+		if attempt > 50*c.containers+100 {
+			return fmt.Errorf("could not balance %d containers over %d shards", c.containers, l)
+		}
+		name := fmt.Sprintf("docker_logs-bench-shards-%d-%d", os.Getpid(), attempt)
+		id, err := b.dockerCLI(ctx, append([]string{"create", "--name", name, "--network", "none",
+			"--log-driver", "json-file", "--label", "docker_logs.bench=shards", image}, args...)...)
+		if err != nil {
+			return err
+		}
+		b.created[id] = true
+		s := shardOf(id, l)
+		if per[s] >= capPer {
+			// Never started, so it wrote nothing; a plugin already running
+			// on the daemon may see it come and go, no more.
+			if _, err := b.dockerCLI(ctx, "rm", "-f", id); err != nil {
+				return err
+			}
+			delete(b.created, id)
+			continue
+		}
+		per[s]++
+		b.ids = append(b.ids, id)
+	}
+	progress("created %d containers (%d x %d lines of %d bytes); writing the backlog", len(b.ids), c.containers, c.lines, c.size)
+	t0 := time.Now()
+	if _, err := b.dockerCLI(ctx, append([]string{"start"}, b.ids...)...); err != nil {
+		return err
+	}
+	out, err := b.dockerCLI(ctx, append([]string{"wait"}, b.ids...)...)
+	if err != nil {
+		return err
+	}
+	for i, code := range strings.Fields(out) {
+		if code != "0" {
+			return fmt.Errorf("loggen in %s exited %s", b.ids[min(i, len(b.ids)-1)][:12], code)
+		}
+	}
+	progress("backlog written in %s", time.Since(t0).Round(100*time.Millisecond))
+	return nil
+}
+
+func (b *bench) cleanup() {
+	if len(b.created) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(b.created))
+	for id := range b.created {
+		ids = append(ids, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := b.dockerCLI(ctx, append([]string{"rm", "-f"}, ids...)...); err != nil {
+		fmt.Fprintf(os.Stderr, "shards: cleanup: %v\n", err)
+		return
+	}
+	progress("removed %d containers", len(ids))
+	b.created = map[string]bool{}
+}
+
+// api talks to the Engine API over its unix socket with plain net/http, as
+// curl --unix-socket would: no client library cost in the raw rate.
+type api struct{ c *http.Client }
+
+func newAPI(socket string) *api {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		MaxIdleConnsPerHost: 64,
+	}
+	return &api{c: &http.Client{Transport: tr}}
+}
+
+type rawResult struct {
+	lines   int
+	elapsed time.Duration
+}
+
+func (r rawResult) rate() float64 { return float64(r.lines) / r.elapsed.Seconds() }
+
+// rawRead reads every container's log once, all in parallel as the shards
+// do, and counts the frames without looking at the payloads (curl writing to
+// /dev/null). It also proves the backlog is complete: each log must hold
+// exactly -lines entries.
+func (b *bench) rawRead(ctx context.Context) (rawResult, error) {
+	var wg sync.WaitGroup
+	counts := make([]int, len(b.ids))
+	errs := make([]error, len(b.ids))
+	t0 := time.Now()
+	for i, id := range b.ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], errs[i] = b.api.countFrames(ctx, id)
+		}()
+	}
+	wg.Wait()
+	r := rawResult{elapsed: time.Since(t0)}
+	for i, n := range counts {
+		if errs[i] != nil {
+			return r, fmt.Errorf("%s: %w", b.ids[i][:12], errs[i])
+		}
+		if n != b.cfg.lines {
+			return r, fmt.Errorf("%s: log holds %d entries, want %d", b.ids[i][:12], n, b.cfg.lines)
+		}
+		r.lines += n
+	}
+	progress("raw read: %d lines in %s, %.0f lines/s", r.lines, r.elapsed.Round(time.Millisecond), r.rate())
+	return r, nil
+}
+
+func (a *api) countFrames(ctx context.Context, id string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://docker/containers/"+id+"/logs?stdout=1&timestamps=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	// Non-TTY stream: 8-byte header [stream,0,0,0,len BE32], then len bytes.
+	br := bufio.NewReaderSize(resp.Body, 256<<10)
+	var hdr [8]byte
+	n := 0
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		if hdr[0] != 1 && hdr[0] != 2 {
+			return n, fmt.Errorf("bad frame header %x", hdr)
+		}
+		if _, err := br.Discard(int(binary.BigEndian.Uint32(hdr[4:]))); err != nil {
+			return n, err
+		}
+		n++
+	}
+}

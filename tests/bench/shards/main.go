@@ -1,0 +1,193 @@
+// Command shards measures how ingest scales with the shard key.
+//
+// One docker_logs instance hands Fluent Bit at most chunk_max_size (default
+// 2M) per collect, and Fluent Bit collects a Go input once a second, so one
+// instance delivers at most ~2 MB/s of records. Several inputs with
+// `shard i/n` split the containers between them, each with its own bound.
+// This program pre-writes a backlog in -containers containers, then for each
+// shard count k runs the test host (build/flbhost, which loads the .so as
+// Fluent Bit does) with k instances reading that backlog from the head, and
+// reports the records/s handed over (steady state, from --collects), how
+// full the collects were, and whether every line arrived exactly once, from
+// the one instance its container hashes to. For reference it measures the
+// daemon's raw rate (a curl-equivalent read of the same logs) in the same run.
+//
+// Needs the private daemon and the loggen image of tests/docker/dockerd.sh,
+// and a built plugin and host (make):
+//
+//	bash tests/docker/dockerd.sh start && bash tests/docker/dockerd.sh image
+//	go run ./tests/bench/shards -shards 1,2,4 -containers 8 -lines 75000
+//
+// The daemon may be shared: the program only removes the containers it
+// created (label docker_logs.bench=shards) and never stops the daemon. Other
+// containers on it are read by the plugin too (it has no filter); their
+// records are counted and reported as "foreign".
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const image = "docker_logs-loggen:test"
+
+type config struct {
+	shards     []int
+	containers int
+	lines      int // per container
+	size       int // loggen -size
+	host       string
+	plugin     string
+	dir        string // dockerd.sh state directory
+	docker     string
+	timeout    time.Duration // per shard count
+	balance    bool
+	keep       bool
+	work       string
+}
+
+func main() {
+	var c config
+	shards := flag.String("shards", "1,2,4", "comma-separated shard counts to run")
+	flag.IntVar(&c.containers, "containers", 8, "containers with a pre-written backlog")
+	flag.IntVar(&c.lines, "lines", 75000, "lines per container (stdout); the default makes 1 shard take ~60 s, 4 shards ~15 s")
+	flag.IntVar(&c.size, "size", 100, "bytes per line, newline excluded (loggen -size; >= 19)")
+	flag.StringVar(&c.host, "host", "build/flbhost", "test host binary")
+	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
+	flag.StringVar(&c.dir, "docker-dir", "/tmp/docker_logs-dockerd", "dockerd.sh state directory (docker.sock)")
+	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
+	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up on a shard count after this long")
+	flag.BoolVar(&c.balance, "balance", true, "recreate containers until every shard of every count gets the same number (IDs are random; an uneven split would measure the hash, not the bound)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the host's out, collects and log files")
+	flag.StringVar(&c.work, "work-dir", "", "directory for those files (default: a new one under $TMPDIR)")
+	flag.Parse()
+	for _, s := range strings.Split(*shards, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || k < 1 || k > 64 {
+			fatalf("bad -shards entry %q (1..64)", s)
+		}
+		c.shards = append(c.shards, k)
+	}
+	// loggen pads only when the prefix "stdout - 00000001 " and one filler
+	// byte fit; the exactly-once check relies on the padded form.
+	if c.containers < 1 || c.lines < 1 || c.lines > 99999999 || c.size < 19 {
+		fatalf("need -containers >= 1, 1 <= -lines <= 99999999, -size >= 19")
+	}
+	for _, p := range []*string{&c.host, &c.plugin} {
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if _, err := os.Stat(a); err != nil {
+			fatalf("%v (build it: make)", err)
+		}
+		*p = a
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{cfg: c, sock: filepath.Join(c.dir, "docker.sock"), created: map[string]bool{}}
+	err := b.run(ctx)
+	b.cleanup() // also after an error or ^C: never leave containers behind
+	if err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "shards: "+format+"\n", a...)
+	os.Exit(1)
+}
+
+// progress goes to stderr; the report alone goes to stdout.
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+}
+
+type bench struct {
+	cfg     config
+	sock    string
+	api     *api
+	created map[string]bool // every container made, until removed
+	ids     []string        // the backlog containers
+	work    string
+	started time.Time
+	machine machine
+	raw     []rawResult
+	runs    []runResult
+	unlease func()
+}
+
+type machine struct {
+	nproc          int
+	cpu, dockerd   string
+	loadavg        string
+	otherContainer int
+}
+
+func (b *bench) run(ctx context.Context) error {
+	b.started = time.Now()
+	b.api = newAPI(b.sock)
+	var err error
+	if b.machine, err = b.probe(ctx); err != nil {
+		return err
+	}
+	// A lease as dockertest takes one: a test process that started the
+	// daemon does not stop it under us when it finishes.
+	if b.unlease, err = takeLease(b.cfg.dir); err != nil {
+		progress("no lease on the daemon (%v); continuing", err)
+	}
+	defer func() {
+		if b.unlease != nil {
+			b.unlease()
+		}
+	}()
+
+	b.work = b.cfg.work
+	if b.work == "" {
+		if b.work, err = os.MkdirTemp("", "docker_logs-bench-shards-"); err != nil {
+			return err
+		}
+		if !b.cfg.keep {
+			defer os.RemoveAll(b.work)
+		}
+	} else if err := os.MkdirAll(b.work, 0o755); err != nil {
+		return err
+	}
+
+	if err := b.createBacklog(ctx); err != nil {
+		return err
+	}
+	// The raw rate before and after the runs: the machine is noisy, and the
+	// spread between the two shows how much.
+	r, err := b.rawRead(ctx)
+	if err != nil {
+		return fmt.Errorf("raw read: %w", err)
+	}
+	b.raw = append(b.raw, r)
+	for _, k := range b.cfg.shards {
+		res, err := b.runShards(ctx, k)
+		if err != nil {
+			return fmt.Errorf("%d shard(s): %w", k, err)
+		}
+		b.runs = append(b.runs, res)
+	}
+	if r, err = b.rawRead(ctx); err != nil {
+		return fmt.Errorf("raw read: %w", err)
+	}
+	b.raw = append(b.raw, r)
+	b.report(time.Since(b.started))
+	if slices.ContainsFunc(b.runs, func(r runResult) bool { return !r.check.ok() }) {
+		return fmt.Errorf("exactly-once check failed (see above)")
+	}
+	return nil
+}
