@@ -158,11 +158,14 @@ func (s *supervisor) watchdog() {
 		case <-s.ctx.Done():
 			return
 		case now := <-tick.C:
-			s.now.Store(now.UnixNano())
+			// Beats since the last tick carry that tick's time, so ages are
+			// measured against it: a tick that comes late (a loaded
+			// machine) must not make fresh beats look old.
+			prev := s.now.Swap(now.UnixNano())
 			s.mu.Lock()
 			for t := range s.tasks {
 				t.mu.Lock()
-				if t.state == TaskRunning && !t.killed && now.UnixNano()-t.beat.Load() > int64(s.heartbeat) {
+				if t.state == TaskRunning && !t.killed && prev-t.beat.Load() > int64(s.heartbeat) {
 					s.log.Errorf("%s missed its heartbeat (none for %s); restarting it", t.name, time.Duration(now.UnixNano()-t.beat.Load()).Round(time.Millisecond))
 					t.killed = true
 					t.cancel()

@@ -35,7 +35,7 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 // A task that stops beating is cancelled and restarted; one that panics
 // or fails is restarted; one that returns nil is done.
 func TestSupervisorRestarts(t *testing.T) {
-	s, _ := newTestSupervisor(t, 100*time.Millisecond)
+	s, _ := newTestSupervisor(t, 300*time.Millisecond)
 	var stuckRuns, panicRuns, failRuns atomic.Int32
 	s.start("stuck", func(ctx context.Context, tk *task) error {
 		if stuckRuns.Add(1) <= 2 {
@@ -68,7 +68,7 @@ func TestSupervisorRestarts(t *testing.T) {
 		}
 	}
 	// A task that waits (and so beats) is never killed.
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second)
 	for _, ts := range s.status() {
 		if ts.State != TaskRunning {
 			t.Errorf("%s is %s", ts.Name, ts.State)
