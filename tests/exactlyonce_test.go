@@ -153,7 +153,10 @@ func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
 }
 
 // dockerd killed (SIGKILL) and restarted twice while containers keep
-// writing (--live-restore): after recovery every line arrived once.
+// writing (--live-restore): after recovery every line the daemon holds
+// arrived once. (A killed dockerd itself can lose the few lines its copier
+// had read from a container but not yet written: those are not in its log,
+// and the test says how many.)
 func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 	needDocker(t)
 	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-kill", ExtraArgs: "--live-restore"})
@@ -165,22 +168,28 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 	}
 	defer d.Teardown()
 	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s")
-	killed := 0
-	runLoad(t, d, r, "kill", 2, 1000, nil, func(elapsed time.Duration) {
-		if killed < 2 && elapsed > time.Duration(15*(killed+1))*time.Second {
-			killed++
-			if err := d.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Second)
-			if err := d.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("dockerd killed and restarted (%d)", killed)
+	const rate, seconds = 1000, 45
+	ids := runSteady(t, d, "kill", 2, rate, seconds*time.Second)
+	for killed := 1; killed <= 2; killed++ {
+		time.Sleep(15 * time.Second)
+		if err := d.Kill(); err != nil {
+			t.Fatal(err)
 		}
-	})
-	if killed != 2 {
-		t.Fatalf("dockerd killed %d times, want 2", killed)
+		time.Sleep(2 * time.Second)
+		if err := d.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("dockerd killed and restarted (%d)", killed)
+	}
+	for _, id := range ids {
+		if err := d.Wait(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		_, ref := awaitEveryLineOnce(t, d, r, id)
+		t.Logf("container %.12s: %d lines held by the daemon, each delivered once (the daemon lost %d of the %d written across its kills)",
+			id, len(ref), seconds*rate-len(ref), seconds*rate)
 	}
 	for _, ts := range r.e.Status() {
 		if ts.State != "running" {

@@ -215,6 +215,7 @@ type stats struct {
 	steady            bool    // false: whole-run fallback (too few collects)
 	windowS           float64 // the common busy window of all instances
 	recsPerS          float64 // every record handed over, others' included
+	benchPerS         float64 // the bench's records only
 	bytesPerS         float64
 	collectsPerS      float64
 	meanBytes         float64
@@ -297,6 +298,7 @@ func computeStats(cs collects, k int) stats {
 		}
 		sec := float64(b-a) / 1000
 		st.recsPerS += float64(r) / sec
+		st.benchPerS += float64(m) / sec
 		st.bytesPerS += float64(by) / sec
 		st.collectsPerS += float64(cnt) / sec
 		recs, mine, bytes, n = recs+r, mine+m, bytes+by, n+cnt

@@ -155,6 +155,16 @@ func (b *bench) createBacklog(ctx context.Context) error {
 }
 
 func (b *bench) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// By name too: a create cut short by ^C may have made a container whose
+	// ID we never read.
+	if out, err := b.dockerCLI(ctx, "ps", "-aq", "--no-trunc", "--filter", "label=docker_logs.bench=shards",
+		"--filter", fmt.Sprintf("name=docker_logs-bench-shards-%d-", os.Getpid())); err == nil {
+		for _, id := range strings.Fields(out) {
+			b.created[id] = true
+		}
+	}
 	if len(b.created) == 0 {
 		return
 	}
@@ -162,8 +172,6 @@ func (b *bench) cleanup() {
 	for id := range b.created {
 		ids = append(ids, id)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	if _, err := b.dockerCLI(ctx, append([]string{"rm", "-f"}, ids...)...); err != nil {
 		fmt.Fprintf(os.Stderr, "shards: cleanup: %v\n", err)
 		return

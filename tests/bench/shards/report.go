@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,11 +28,13 @@ func (b *bench) report(took time.Duration) {
 	raw := rawSum / float64(len(b.raw))
 	fmt.Printf("# daemon raw rate (GET logs?stdout=1&timestamps=1, all %d containers in parallel, frames counted and discarded):\n", len(b.ids))
 	fmt.Printf("#   %s lines/s (before, after the runs); x raw uses their mean %.0f\n", strings.Join(raws, ", "), raw)
-	fmt.Printf("# each run: build/flbhost --interval-ms 1000, k instances -p shard=i/k -p read_from_head=true, default chunk_max_size 2M;\n")
+	fmt.Printf("# each run: %s --interval-ms 1000, k instances -p shard=i/k -p read_from_head=true (default chunk_max_size 2M), %s;\n",
+		rel(c.host), rel(c.plugin))
 	fmt.Printf("# rates over the steady window (every instance busy; '*' = too short, whole run instead); records/s and MB/s\n")
-	fmt.Printf("# count every record handed over; 'foreign' = share of them from other containers on the shared daemon.\n")
-	fmt.Println("| shards | ctrs/shard | records/s | MB/s | x 1 shard | x raw | collects/s | mean B/collect | max B/collect | window s | wall s | foreign | exactly-once |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Printf("# count every record handed over, 'bench rec/s' only those of the bench's containers; 'foreign' = share of\n")
+	fmt.Printf("# records from other containers on the shared daemon (the plugin reads them too); wall = host start to last line.\n")
+	fmt.Println("| shards | ctrs/shard | records/s | bench rec/s | MB/s | x 1 shard | x raw | collects/s | mean B/collect | max B/collect | window s | wall s | foreign | exactly-once |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	base := 0.0
 	for _, r := range b.runs {
 		if r.k == 1 {
@@ -53,8 +56,8 @@ func (b *bench) report(took time.Duration) {
 			ok = fmt.Sprintf("FAIL (missing %d, dup %d, bad %d, multi-instance %d, wrong shard %d, files agree %v)",
 				r.check.missing, r.check.dups, r.check.bad, r.check.multi, r.check.wrongShard, !r.check.attribBad)
 		}
-		fmt.Printf("| %d | %s | %.0f | %.2f | %s | %.2f | %.2f | %.0f | %d | %s | %.1f | %.1f%% | %s |\n",
-			r.k, joinInts(r.perShard, "/"), st.recsPerS, st.bytesPerS/1e6, x1, st.recsPerS/raw,
+		fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %s | %.2f | %.2f | %.0f | %d | %s | %.1f | %.1f%% | %s |\n",
+			r.k, joinInts(r.perShard, "/"), st.recsPerS, st.benchPerS, st.bytesPerS/1e6, x1, st.recsPerS/raw,
 			st.collectsPerS, st.meanBytes, st.maxBytes, win, r.wall.Seconds(), st.foreignShare*100, ok)
 	}
 	for _, r := range b.runs {
@@ -68,6 +71,17 @@ func (b *bench) report(took time.Duration) {
 	if c.keep {
 		fmt.Printf("# files kept in %s\n", b.work)
 	}
+}
+
+// rel shows a path relative to the working directory (the repository root
+// under make) when it is inside it.
+func rel(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
 }
 
 func joinInts(v []int, sep string) string {
