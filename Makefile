@@ -7,7 +7,9 @@
 #   make run        the main job: the plugin against a Docker daemon, printing
 #                   records (real fluent-bit if on PATH, else the test host)
 #   make fuzz       fuzz runs of the decoders (FUZZTIME=10s each)
+#   make bench      every benchmark below, plus the Go benchmarks of the hot path
 #   make bench-rotation  dockerd CPU per stream reopen, since alone vs since+tail
+#   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
 #   make soak       the load and review tests unscaled (10 min each; not in CI)
 
 SHELL   := bash
@@ -18,7 +20,7 @@ HOST    := build/flbhost
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 10s
 
-.PHONY: all test unit race fuzz integration run bench-rotation soak clean
+.PHONY: all test unit race fuzz integration run bench bench-go bench-rotation bench-shards soak clean
 
 all: $(SO) $(HOST)
 
@@ -49,11 +51,22 @@ integration: all
 run: all
 	bash tests/run.sh
 
+bench: bench-go bench-rotation bench-shards
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./docker/
+
 BENCH_ROTATION_ARGS ?= -sizes 1,10,40 -reconnects 10
 bench-rotation:
 	bash tests/docker/dockerd.sh start
 	bash tests/docker/dockerd.sh image
 	$(GO) run ./tests/bench/rotation $(BENCH_ROTATION_ARGS)
+
+BENCH_SHARDS_ARGS ?= -shards 1,2,4 -containers 8 -lines 75000
+bench-shards: all
+	bash tests/docker/dockerd.sh start
+	bash tests/docker/dockerd.sh image
+	$(GO) run ./tests/bench/shards $(BENCH_SHARDS_ARGS)
 
 SOAK_SECONDS ?= 600
 soak: all
