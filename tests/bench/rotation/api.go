@@ -1,106 +1,39 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
-// api talks to the Engine API over its unix socket with plain net/http, so
-// that the benchmark controls the exact request the plugin makes and nothing
-// else (no version negotiation round trip, no client-side time conversion).
+// api is the Engine API client of the reconnects: one new connection per
+// request, as for the plugin (a cut follow stream cannot be reused anyway).
 type api struct {
-	c *http.Client
+	*benchkit.API
 }
 
 func newAPI(socket string) *api {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		// Every reconnect is a new connection, as for the plugin: a cut
-		// follow stream cannot be reused anyway.
-		DisableKeepAlives: true,
-	}
-	return &api{c: &http.Client{Transport: tr}}
-}
-
-// open sends GET /containers/{id}/logs with the given query and checks the
-// status. The caller closes the body (or cancels ctx) to end the stream.
-func (a *api) open(ctx context.Context, id string, q url.Values) (io.ReadCloser, error) {
-	u := "http://docker/containers/" + url.PathEscape(id) + "/logs?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := a.c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return resp.Body, nil
+	tr := benchkit.UnixTransport(socket)
+	tr.DisableKeepAlives = true
+	return &api{benchkit.NewAPI(tr)}
 }
 
 // maxFrame caps a frame's declared length: loggen lines are small, so a huge
 // length means the stream is not what we expect (e.g. a TTY container).
 const maxFrame = 1 << 20
 
-// frameReader demultiplexes the non-TTY log stream: 8-byte header
-// [type,0,0,0,len BE32] then the payload (one log message per frame).
-type frameReader struct {
-	br  *bufio.Reader
-	hdr [8]byte
-	buf []byte
-}
-
-func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next frame's payload (valid until the following call),
-// io.EOF at a clean end, io.ErrUnexpectedEOF for a frame cut short.
-func (f *frameReader) next() ([]byte, error) {
-	if _, err := io.ReadFull(f.br, f.hdr[:]); err != nil {
-		return nil, err
-	}
-	switch f.hdr[0] {
-	case 1, 2:
-	case 3:
-		b, _ := io.ReadAll(io.LimitReader(f.br, 4096))
-		return nil, fmt.Errorf("daemon error in stream: %s", strings.TrimSpace(string(b)))
-	default:
-		return nil, fmt.Errorf("bad frame header %x (TTY container?)", f.hdr)
-	}
-	n := binary.BigEndian.Uint32(f.hdr[4:])
-	if n > maxFrame {
-		return nil, fmt.Errorf("frame of %d bytes exceeds %d", n, maxFrame)
-	}
-	if cap(f.buf) < int(n) {
-		f.buf = make([]byte, n)
-	}
-	f.buf = f.buf[:n]
-	if _, err := io.ReadFull(f.br, f.buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return f.buf, nil
+func newFrameReader(r io.Reader) *benchkit.FrameReader {
+	fr := benchkit.NewFrameReader(r, 64<<10)
+	fr.MaxFrame = maxFrame
+	return fr
 }
 
 // entries summarizes a run of log entries so two reads can be compared
@@ -135,7 +68,7 @@ func tsOf(payload []byte) (time.Time, error) {
 // the end of the catch-up. Equivalent to `docker logs -t --tail back`.
 func (a *api) getCursor(ctx context.Context, id string, back int) (cursor, error) {
 	q := url.Values{"stdout": {"1"}, "stderr": {"1"}, "timestamps": {"1"}, "tail": {strconv.Itoa(back)}}
-	body, err := a.open(ctx, id, q)
+	body, err := a.Logs(ctx, id, q)
 	if err != nil {
 		return cursor{}, err
 	}
@@ -144,7 +77,7 @@ func (a *api) getCursor(ctx context.Context, id string, back int) (cursor, error
 	h := fnv.New64a()
 	fr := newFrameReader(body)
 	for {
-		p, err := fr.next()
+		p, err := fr.Next()
 		if err == io.EOF {
 			break
 		}
@@ -171,7 +104,7 @@ func (a *api) getCursor(ctx context.Context, id string, back int) (cursor, error
 // lastLine returns the last entry of the log (tail=1), nil if it is empty.
 func (a *api) lastLine(ctx context.Context, id string) ([]byte, error) {
 	q := url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"1"}}
-	body, err := a.open(ctx, id, q)
+	body, err := a.Logs(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +112,7 @@ func (a *api) lastLine(ctx context.Context, id string) ([]byte, error) {
 	fr := newFrameReader(body)
 	var last []byte
 	for {
-		p, err := fr.next()
+		p, err := fr.Next()
 		if err == io.EOF {
 			return last, nil
 		}
@@ -202,7 +135,7 @@ func (a *api) reconnect(ctx context.Context, id string, c cursor, tail int) (ent
 	if tail > 0 {
 		q.Set("tail", strconv.Itoa(tail))
 	}
-	body, err := a.open(ctx, id, q)
+	body, err := a.Logs(ctx, id, q)
 	if err != nil {
 		return entries{}, err
 	}
@@ -211,7 +144,7 @@ func (a *api) reconnect(ctx context.Context, id string, c cursor, tail int) (ent
 	h := fnv.New64a()
 	fr := newFrameReader(body)
 	for {
-		p, err := fr.next()
+		p, err := fr.Next()
 		if err != nil {
 			return entries{}, fmt.Errorf("after %d entries, before the last one: %w", e.n, err)
 		}

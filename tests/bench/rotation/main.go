@@ -24,18 +24,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
+const prog benchkit.Prog = "rotation"
+
 const (
-	image     = "docker_logs-loggen:test"
 	lineBytes = 100 // loggen -size: payload bytes per line, newline excluded
 	// entryBytes estimates one json-file entry for a 100-byte line:
 	// {"log":"<100>\n","stream":"stdout","time":"<30>"}\n is 171 bytes; a
@@ -62,46 +62,32 @@ func main() {
 	flag.IntVar(&c.back, "back", 1000, "reconnect from the timestamp of the N-th entry from the end")
 	flag.IntVar(&c.rounds, "rounds", 3, "batches per variant and size (median reported)")
 	flag.IntVar(&c.containers, "containers", 100, "C: containers in the derived %core figures")
-	flag.StringVar(&c.dir, "docker-dir", "/tmp/docker_logs-dockerd", "dockerd.sh state directory (docker.sock, dockerd.pid)")
+	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock, dockerd.pid)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || v <= 0 {
-			fatalf("bad -sizes entry %q", s)
+			prog.Fatalf("bad -sizes entry %q", s)
 		}
 		c.sizes = append(c.sizes, v)
 	}
 	if c.reconnects < 1 || c.rounds < 1 || c.back < 1 || c.tail < 1 {
-		fatalf("-reconnects, -rounds, -back and -tail must be >= 1")
+		prog.Fatalf("-reconnects, -rounds, -back and -tail must be >= 1")
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	b := &bench{cfg: c, api: newAPI(filepath.Join(c.dir, "docker.sock"))}
-	err := b.run(ctx)
-	b.cleanup() // also after an error or ^C: never leave containers behind
-	if err != nil {
-		fatalf("%v", err)
-	}
-}
-
-func fatalf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "rotation: "+format+"\n", a...)
-	os.Exit(1)
-}
-
-// progress goes to stderr; the report alone goes to stdout.
-func progress(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+	sock := benchkit.Socket(c.dir)
+	b := &bench{cfg: c, docker: benchkit.Docker{CLI: c.docker, Socket: sock}, api: newAPI(sock)}
+	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
-	cfg  config
-	api  *api
-	pid  int
-	ids  []string // containers to remove
-	logs []logInfo
+	cfg    config
+	docker benchkit.Docker
+	api    *api
+	pid    int
+	ids    []string // containers to remove
+	logs   []logInfo
 }
 
 type logInfo struct {
@@ -119,26 +105,14 @@ type result struct {
 	rounds             []string
 }
 
-func (b *bench) dockerCLI(ctx context.Context, args ...string) (string, error) {
-	args = append([]string{"-H", "unix://" + filepath.Join(b.cfg.dir, "docker.sock")}, args...)
-	out, err := exec.CommandContext(ctx, b.cfg.docker, args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args[2:], " "), err, strings.TrimSpace(string(out)))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
 func (b *bench) cleanup() {
 	if len(b.ids) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := b.dockerCLI(ctx, append([]string{"rm", "-f"}, b.ids...)...); err != nil {
-		fmt.Fprintf(os.Stderr, "rotation: cleanup: %v\n", err)
+	if err := b.docker.Remove(b.ids); err != nil {
+		prog.Warnf("cleanup: %v", err)
 		return
 	}
-	progress("removed %d containers", len(b.ids))
 	b.ids = nil
 }
 
@@ -146,7 +120,7 @@ func (b *bench) run(ctx context.Context) error {
 	started := time.Now()
 	var err error
 	if b.pid, err = dockerdPID(filepath.Join(b.cfg.dir, "dockerd.pid")); err != nil {
-		return fmt.Errorf("%v (start it: bash tests/docker/dockerd.sh start && bash tests/docker/dockerd.sh image)", err)
+		return fmt.Errorf("%v (%s)", err, benchkit.StartHint)
 	}
 	if err := b.createLogs(ctx); err != nil {
 		return err
@@ -171,15 +145,15 @@ func (b *bench) createLogs(ctx context.Context) error {
 	for _, mb := range b.cfg.sizes {
 		n := int(mb*1e6/entryBytes) + 1
 		name := fmt.Sprintf("docker_logs-bench-rotation-%d-%gmb", os.Getpid(), mb)
-		id, err := b.dockerCLI(ctx, "run", "-d", "--name", name, "--network", "none",
+		id, err := b.docker.Run(ctx, "run", "-d", "--name", name, "--network", "none",
 			"--log-driver", "json-file", "--label", "docker_logs.bench=rotation",
-			image, "-n", strconv.Itoa(n), "-size", strconv.Itoa(lineBytes), "-then", "sleep")
+			benchkit.LoggenImage, "-n", strconv.Itoa(n), "-size", strconv.Itoa(lineBytes), "-then", "sleep")
 		if err != nil {
 			return err
 		}
 		b.ids = append(b.ids, id)
 		b.logs = append(b.logs, logInfo{mb: mb, id: id, lines: n})
-		progress("container %s: %d lines of %d bytes (~%g MB of json-file log)", name, n, lineBytes, mb)
+		benchkit.Progress("container %s: %d lines of %d bytes (~%g MB of json-file log)", name, n, lineBytes, mb)
 	}
 	for i := range b.logs {
 		l := &b.logs[i]
@@ -204,7 +178,7 @@ func (b *bench) createLogs(ctx context.Context) error {
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
-		path, err := b.dockerCLI(ctx, "inspect", "-f", "{{.LogPath}}", l.id)
+		path, err := b.docker.Run(ctx, "inspect", "-f", "{{.LogPath}}", l.id)
 		if err != nil {
 			return err
 		}
@@ -216,7 +190,7 @@ func (b *bench) createLogs(ctx context.Context) error {
 		if l.cur, err = b.api.getCursor(ctx, l.id, b.cfg.back); err != nil {
 			return err
 		}
-		progress("log %s complete: %d entries, %.1f MB; cursor %s (%s)",
+		benchkit.Progress("log %s complete: %d entries, %.1f MB; cursor %s (%s)",
 			l.id[:12], l.lines, float64(l.bytes)/1e6, l.cur.ts.Format(time.RFC3339Nano), l.cur.ref)
 	}
 	return nil
@@ -242,7 +216,7 @@ func (b *bench) measure(ctx context.Context, l *logInfo) (result, error) {
 				// Not fatal: since=T may legitimately differ from tail=back
 				// (equal timestamps, out-of-order stamps); the two
 				// reconnect variants are what must agree.
-				progress("note: since=T returned %s, tail=%d returned %s", e, b.cfg.back, l.cur.ref)
+				benchkit.Progress("note: since=T returned %s, tail=%d returned %s", e, b.cfg.back, l.cur.ref)
 			}
 		} else if e != ref {
 			return result{}, fmt.Errorf("since+tail=%d returned %s, since only %s: tail too small? (must be >= -back)", tail, e, ref)
@@ -264,7 +238,7 @@ func (b *bench) measure(ctx context.Context, l *logInfo) (result, error) {
 		withTail = append(withTail, ms[1])
 		ratio = append(ratio, ms[0]/ms[1])
 		rounds = append(rounds, fmt.Sprintf("%.1f/%.1f", ms[0], ms[1]))
-		progress("%.0f MB round %d: since-only %.1f ms, since+tail %.1f ms per reconnect", l.mb, r+1, ms[0], ms[1])
+		benchkit.Progress("%.0f MB round %d: since-only %.1f ms, since+tail %.1f ms per reconnect", l.mb, r+1, ms[0], ms[1])
 	}
 	return result{fromT: ref.n, since: median(since), tail: median(withTail), ratio: median(ratio), rounds: rounds}, nil
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
 // clkTck is USER_HZ, the unit of utime/stime in /proc/<pid>/stat. It is 100
@@ -69,17 +71,7 @@ func cpuTime(pid int) (time.Duration, error) {
 // machine describes where the figures come from: absolute CPU times only
 // compare on the same kind of machine.
 func machine() string {
-	model := "unknown"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
+	m := benchkit.DescribeMachine()
 	ver := "dockerd --version: not found"
 	for _, p := range []string{"dockerd", "/usr/sbin/dockerd", "/usr/bin/dockerd"} {
 		if out, err := exec.Command(p, "--version").Output(); err == nil {
@@ -87,14 +79,8 @@ func machine() string {
 			break
 		}
 	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
-		}
-	}
 	host, _ := os.Hostname()
 	return fmt.Sprintf("# date: %s  host: %s\n# nproc: %d  cpu: %s  clk_tck: %d  loadavg: %s\n# %s  (%s)",
-		time.Now().Format(time.RFC3339), host, runtime.NumCPU(), model, clkTck,
-		load, ver, runtime.Version())
+		time.Now().Format(time.RFC3339), host, m.NProc, cmp.Or(m.CPU, "unknown"), clkTck,
+		cmp.Or(m.LoadAvg, "?"), ver, runtime.Version())
 }

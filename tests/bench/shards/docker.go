@@ -1,58 +1,35 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"net"
-	"net/http"
+	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-)
 
-func (b *bench) dockerCLI(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"-H", "unix://" + b.sock}, args...)
-	out, err := exec.CommandContext(ctx, b.cfg.docker, full...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
+	"github.com/docker-logs/docker_logs/engine"
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
+)
 
 // probe checks the daemon and the image and collects what the report's
 // header says about the machine.
 func (b *bench) probe(ctx context.Context) (machine, error) {
-	m := machine{nproc: runtime.NumCPU(), cpu: "?"}
-	v, err := b.dockerCLI(ctx, "version", "--format", "{{.Server.Version}}")
+	m := machine{Machine: benchkit.DescribeMachine()}
+	v, err := b.docker.Run(ctx, "version", "--format", "{{.Server.Version}}")
 	if err != nil {
-		return m, fmt.Errorf("%v (start it: bash tests/docker/dockerd.sh start && bash tests/docker/dockerd.sh image)", err)
+		return m, fmt.Errorf("%v (%s)", err, benchkit.StartHint)
 	}
 	m.dockerd = v
-	if _, err := b.dockerCLI(ctx, "image", "inspect", "--format", "{{.Id}}", image); err != nil {
+	if _, err := b.docker.Run(ctx, "image", "inspect", "--format", "{{.Id}}", benchkit.LoggenImage); err != nil {
 		return m, fmt.Errorf("%v (build it: bash tests/docker/dockerd.sh image)", err)
 	}
-	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(ci), "\n") {
-			if k, val, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(val)
-				break
-			}
-		}
-	}
-	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.loadavg = strings.Join(strings.Fields(string(la))[:3], " ")
-	}
-	if out, err := b.dockerCLI(ctx, "ps", "-aq"); err == nil && out != "" {
+	if out, err := b.docker.Run(ctx, "ps", "-aq"); err == nil && out != "" {
 		m.otherContainer = len(strings.Fields(out))
 	}
 	return m, nil
@@ -83,10 +60,17 @@ func takeLease(dir string) (func(), error) {
 	return func() { os.Remove(p) }, nil
 }
 
+// shardOf is the 0-based index, among n, of the instance that owns a
+// container: the one with shard=i/n where engine.InShard holds, i.e. i-1
+// (the host names the instances docker_logs.0, ... in -i order). Asking the
+// plugin's own function keeps the check and the balancing in step with it.
 func shardOf(id string, n int) int {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return int(h.Sum64() % uint64(n))
+	for i := 1; i <= n; i++ {
+		if engine.InShard(id, i, n) {
+			return i - 1
+		}
+	}
+	panic(fmt.Sprintf("engine.InShard: %s is in none of %d shards", id, n))
 }
 
 func gcd(a, b int) int {
@@ -117,8 +101,8 @@ func (b *bench) createBacklog(ctx context.Context) error {
 			return fmt.Errorf("could not balance %d containers over %d shards", c.containers, l)
 		}
 		name := fmt.Sprintf("docker_logs-bench-shards-%d-%d", os.Getpid(), attempt)
-		id, err := b.dockerCLI(ctx, append([]string{"create", "--name", name, "--network", "none",
-			"--log-driver", "json-file", "--label", "docker_logs.bench=shards", image}, args...)...)
+		id, err := b.docker.Run(ctx, append([]string{"create", "--name", name, "--network", "none",
+			"--log-driver", "json-file", "--label", "docker_logs.bench=shards", benchkit.LoggenImage}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -127,7 +111,7 @@ func (b *bench) createBacklog(ctx context.Context) error {
 		if per[s] >= capPer {
 			// Never started, so it wrote nothing; a plugin already running
 			// on the daemon may see it come and go, no more.
-			if _, err := b.dockerCLI(ctx, "rm", "-f", id); err != nil {
+			if _, err := b.docker.Run(ctx, "rm", "-f", id); err != nil {
 				return err
 			}
 			delete(b.created, id)
@@ -136,12 +120,12 @@ func (b *bench) createBacklog(ctx context.Context) error {
 		per[s]++
 		b.ids = append(b.ids, id)
 	}
-	progress("created %d containers (%d x %d lines of %d bytes); writing the backlog", len(b.ids), c.containers, c.lines, c.size)
+	benchkit.Progress("created %d containers (%d x %d lines of %d bytes); writing the backlog", len(b.ids), c.containers, c.lines, c.size)
 	t0 := time.Now()
-	if _, err := b.dockerCLI(ctx, append([]string{"start"}, b.ids...)...); err != nil {
+	if _, err := b.docker.Run(ctx, append([]string{"start"}, b.ids...)...); err != nil {
 		return err
 	}
-	out, err := b.dockerCLI(ctx, append([]string{"wait"}, b.ids...)...)
+	out, err := b.docker.Run(ctx, append([]string{"wait"}, b.ids...)...)
 	if err != nil {
 		return err
 	}
@@ -150,7 +134,7 @@ func (b *bench) createBacklog(ctx context.Context) error {
 			return fmt.Errorf("loggen in %s exited %s", b.ids[min(i, len(b.ids)-1)][:12], code)
 		}
 	}
-	progress("backlog written in %s", time.Since(t0).Round(100*time.Millisecond))
+	benchkit.Progress("backlog written in %s", time.Since(t0).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -159,7 +143,7 @@ func (b *bench) cleanup() {
 	defer cancel()
 	// By name too: a create cut short by ^C may have made a container whose
 	// ID we never read.
-	if out, err := b.dockerCLI(ctx, "ps", "-aq", "--no-trunc", "--filter", "label=docker_logs.bench=shards",
+	if out, err := b.docker.Run(ctx, "ps", "-aq", "--no-trunc", "--filter", "label=docker_logs.bench=shards",
 		"--filter", fmt.Sprintf("name=docker_logs-bench-shards-%d-", os.Getpid())); err == nil {
 		for _, id := range strings.Fields(out) {
 			b.created[id] = true
@@ -172,27 +156,11 @@ func (b *bench) cleanup() {
 	for id := range b.created {
 		ids = append(ids, id)
 	}
-	if _, err := b.dockerCLI(ctx, append([]string{"rm", "-f"}, ids...)...); err != nil {
-		fmt.Fprintf(os.Stderr, "shards: cleanup: %v\n", err)
+	if err := b.docker.Remove(ids); err != nil {
+		prog.Warnf("cleanup: %v", err)
 		return
 	}
-	progress("removed %d containers", len(ids))
 	b.created = map[string]bool{}
-}
-
-// api talks to the Engine API over its unix socket with plain net/http, as
-// curl --unix-socket would: no client library cost in the raw rate.
-type api struct{ c *http.Client }
-
-func newAPI(socket string) *api {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		MaxIdleConnsPerHost: 64,
-	}
-	return &api{c: &http.Client{Transport: tr}}
 }
 
 type rawResult struct {
@@ -215,7 +183,7 @@ func (b *bench) rawRead(ctx context.Context) (rawResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			counts[i], errs[i] = b.api.countFrames(ctx, id)
+			counts[i], errs[i] = countFrames(ctx, b.api, id)
 		}()
 	}
 	wg.Wait()
@@ -229,39 +197,24 @@ func (b *bench) rawRead(ctx context.Context) (rawResult, error) {
 		}
 		r.lines += n
 	}
-	progress("raw read: %d lines in %s, %.0f lines/s", r.lines, r.elapsed.Round(time.Millisecond), r.rate())
+	benchkit.Progress("raw read: %d lines in %s, %.0f lines/s", r.lines, r.elapsed.Round(time.Millisecond), r.rate())
 	return r, nil
 }
 
-func (a *api) countFrames(ctx context.Context, id string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"http://docker/containers/"+id+"/logs?stdout=1&timestamps=1", nil)
+// countFrames reads a container's whole log and counts its frames without
+// copying their payloads.
+func countFrames(ctx context.Context, a *benchkit.API, id string) (int, error) {
+	body, err := a.Logs(ctx, id, url.Values{"stdout": {"1"}, "timestamps": {"1"}})
 	if err != nil {
 		return 0, err
 	}
-	resp, err := a.c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	// Non-TTY stream: 8-byte header [stream,0,0,0,len BE32], then len bytes.
-	br := bufio.NewReaderSize(resp.Body, 256<<10)
-	var hdr [8]byte
+	defer body.Close()
+	fr := benchkit.NewFrameReader(body, 256<<10)
 	n := 0
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
+		if err := fr.Skip(); err == io.EOF {
 			return n, nil
 		} else if err != nil {
-			return n, err
-		}
-		if hdr[0] != 1 && hdr[0] != 2 {
-			return n, fmt.Errorf("bad frame header %x", hdr)
-		}
-		if _, err := br.Discard(int(binary.BigEndian.Uint32(hdr[4:]))); err != nil {
 			return n, err
 		}
 		n++

@@ -29,16 +29,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
-const image = "docker_logs-loggen:test"
+const prog benchkit.Prog = "shards"
 
 type config struct {
 	shards     []int
@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&c.size, "size", 100, "bytes per line, newline excluded (loggen -size; >= 19)")
 	flag.StringVar(&c.host, "host", "build/flbhost", "test host binary")
 	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
-	flag.StringVar(&c.dir, "docker-dir", "/tmp/docker_logs-dockerd", "dockerd.sh state directory (docker.sock)")
+	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up on a shard count after this long")
 	flag.BoolVar(&c.balance, "balance", true, "recreate containers until every shard of every count gets the same number (IDs are random; an uneven split would measure the hash, not the bound)")
@@ -73,50 +73,36 @@ func main() {
 	for _, s := range strings.Split(*shards, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || k < 1 || k > 64 {
-			fatalf("bad -shards entry %q (1..64)", s)
+			prog.Fatalf("bad -shards entry %q (1..64)", s)
 		}
 		c.shards = append(c.shards, k)
 	}
 	// loggen pads only when the prefix "stdout - 00000001 " and one filler
 	// byte fit; the exactly-once check relies on the padded form.
 	if c.containers < 1 || c.lines < 1 || c.lines > 99999999 || c.size < 19 {
-		fatalf("need -containers >= 1, 1 <= -lines <= 99999999, -size >= 19")
+		prog.Fatalf("need -containers >= 1, 1 <= -lines <= 99999999, -size >= 19")
 	}
 	for _, p := range []*string{&c.host, &c.plugin} {
 		a, err := filepath.Abs(*p)
 		if err != nil {
-			fatalf("%v", err)
+			prog.Fatalf("%v", err)
 		}
 		if _, err := os.Stat(a); err != nil {
-			fatalf("%v (build it: make)", err)
+			prog.Fatalf("%v (build it: make)", err)
 		}
 		*p = a
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	b := &bench{cfg: c, sock: filepath.Join(c.dir, "docker.sock"), created: map[string]bool{}}
-	err := b.run(ctx)
-	b.cleanup() // also after an error or ^C: never leave containers behind
-	if err != nil {
-		fatalf("%v", err)
-	}
-}
-
-func fatalf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "shards: "+format+"\n", a...)
-	os.Exit(1)
-}
-
-// progress goes to stderr; the report alone goes to stdout.
-func progress(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+	sock := benchkit.Socket(c.dir)
+	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock}, created: map[string]bool{}}
+	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
 	sock    string
-	api     *api
+	docker  benchkit.Docker
+	api     *benchkit.API
 	created map[string]bool // every container made, until removed
 	ids     []string        // the backlog containers
 	work    string
@@ -128,15 +114,17 @@ type bench struct {
 }
 
 type machine struct {
-	nproc          int
-	cpu, dockerd   string
-	loadavg        string
+	benchkit.Machine
+	dockerd        string
 	otherContainer int
 }
 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()
-	b.api = newAPI(b.sock)
+	// Connections are reused: the raw read measures the daemon, not dials.
+	tr := benchkit.UnixTransport(b.sock)
+	tr.MaxIdleConnsPerHost = 64
+	b.api = benchkit.NewAPI(tr)
 	var err error
 	if b.machine, err = b.probe(ctx); err != nil {
 		return err
@@ -144,7 +132,7 @@ func (b *bench) run(ctx context.Context) error {
 	// A lease as dockertest takes one: a test process that started the
 	// daemon does not stop it under us when it finishes.
 	if b.unlease, err = takeLease(b.cfg.dir); err != nil {
-		progress("no lease on the daemon (%v); continuing", err)
+		benchkit.Progress("no lease on the daemon (%v); continuing", err)
 	}
 	defer func() {
 		if b.unlease != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ func (b *bench) report(took time.Duration) {
 		joinInts(c.shards, ","), c.containers, c.lines, c.size, c.balance)
 	fmt.Printf("# date %s; took %s\n", b.started.UTC().Format("2006-01-02T15:04Z"), took.Round(time.Second))
 	fmt.Printf("# machine: nproc %d, %s, dockerd %s; load average at start %s; %d other containers on the daemon at start\n",
-		m.nproc, m.cpu, m.dockerd, m.loadavg, m.otherContainer)
+		m.NProc, cmp.Or(m.CPU, "?"), m.dockerd, m.LoadAvg, m.otherContainer)
 	var raws []string
 	rawSum := 0.0
 	for _, r := range b.raw {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
 type runResult struct {
@@ -55,7 +57,7 @@ func (b *bench) runShards(ctx context.Context, k int) (runResult, error) {
 	// our SIGTERM, so the shutdown is always the clean one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	total := len(b.ids) * b.cfg.lines
-	progress("%d shard(s): %s %s", k, filepath.Base(b.cfg.host), strings.Join(args, " "))
+	benchkit.Progress("%d shard(s): %s %s", k, filepath.Base(b.cfg.host), strings.Join(args, " "))
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, err
@@ -105,7 +107,7 @@ func (b *bench) runShards(ctx context.Context, k int) (runResult, error) {
 				return res, fmt.Errorf("only %d of %d lines after %s; host log:\n%s", seen, total, b.cfg.timeout, logTail(logPath))
 			}
 			if now.Sub(lastNote) >= 10*time.Second {
-				progress("%d shard(s): %d of %d lines", k, seen, total)
+				benchkit.Progress("%d shard(s): %d of %d lines", k, seen, total)
 				lastNote = now
 			}
 		}
@@ -113,7 +115,7 @@ func (b *bench) runShards(ctx context.Context, k int) (runResult, error) {
 	if err := stopHost(); err != nil {
 		return res, fmt.Errorf("host: %v; its log:\n%s", err, logTail(logPath))
 	}
-	progress("%d shard(s): all %d lines in %s; checking", k, total, res.wall.Round(100*time.Millisecond))
+	benchkit.Progress("%d shard(s): all %d lines in %s; checking", k, total, res.wall.Round(100*time.Millisecond))
 
 	cs, err := readCollects(col)
 	if err != nil {

@@ -1,0 +1,49 @@
+// Package benchkit holds what the benchmark programs under tests/bench have
+// in common, so that they report progress, fail, clean up and talk to the
+// private daemon of tests/docker/dockerd.sh the same way. Standard library
+// only: a benchmark must not measure a client library.
+package benchkit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Prog is a benchmark program's name, the prefix of its error messages.
+type Prog string
+
+// Fatalf reports a fatal error on stderr, prefixed with the program's name,
+// and exits 1.
+func (p Prog) Fatalf(format string, a ...any) {
+	p.Warnf(format, a...)
+	os.Exit(1)
+}
+
+// Warnf reports an error that does not end the program (e.g. a failed
+// cleanup) on stderr, prefixed with the program's name.
+func (p Prog) Warnf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, string(p)+": "+format+"\n", a...)
+}
+
+// Main runs a benchmark under a context that SIGINT and SIGTERM cancel, then
+// cleanup, also after an error or ^C (a benchmark must never leave containers
+// behind on the shared daemon), and exits 1 if run failed.
+func (p Prog) Main(run func(context.Context) error, cleanup func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx)
+	cleanup()
+	if err != nil {
+		p.Fatalf("%v", err)
+	}
+}
+
+// Progress writes a timestamped progress line to stderr, so that stdout
+// holds the report alone.
+func Progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+}
