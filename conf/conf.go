@@ -43,6 +43,8 @@ func (m Map) Get(key string) string {
 type Config struct {
 	DockerHost        string
 	ReadFromHead      bool
+	Filter            Filter
+	IncludeSelf       bool
 	BufferMaxSize     int64
 	ChunkMaxSize      int64
 	MaxLineSize       int64
@@ -60,7 +62,7 @@ type Config struct {
 // Key describes one configuration key.
 type Key struct {
 	Name        string
-	Type        string // "string", "bool", "size", "duration", "enum"
+	Type        string // "string", "bool", "size", "duration", "list", "enum"
 	Default     string // as the user would write it; see DefaultFor for computed ones
 	Description string
 	// set parses a (non-empty, trimmed) value into c.
@@ -82,6 +84,62 @@ var Keys = []Key{
 		Description: "For containers already running when the plugin starts: read their whole retained log (true) or only what they write from now on (false), like tail's key of that name. Containers created later are always read from their first line.",
 		set: func(c *Config, v string) (err error) {
 			c.ReadFromHead, err = parseBool(v)
+			return err
+		},
+	},
+	{
+		Name: "include_names", Type: "list", Default: "",
+		Description: "Collect only containers whose name (without `/`) matches one of these comma-separated globs (`*`, `?`); a value written `/like this/` is a regular expression.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.IncludeNames, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "exclude_names", Type: "list", Default: "",
+		Description: "Never collect containers whose name matches one of these globs or `/regular expressions/`. Exclusion wins over inclusion.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.ExcludeNames, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "include_labels", Type: "list", Default: "",
+		Description: "Collect only containers carrying every one of these labels: `key` (any value) or `key=value` (globs allowed in the value), comma-separated. Labels without globs are also applied by the Docker API itself.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.IncludeLabels, err = parseLabels(v)
+			return err
+		},
+	},
+	{
+		Name: "exclude_labels", Type: "list", Default: "",
+		Description: "Never collect containers carrying any of these labels (`key` or `key=value`, globs in the value). A container can also opt out with the label `docker_logs.exclude=true`.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.ExcludeLabels, err = parseLabels(v)
+			return err
+		},
+	},
+	{
+		Name: "include_images", Type: "list", Default: "",
+		Description: "Collect only containers whose image reference, as created (e.g. `nginx:1.27`, `registry.local/app/*`), matches one of these globs or `/regular expressions/`.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.IncludeImages, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "exclude_images", Type: "list", Default: "",
+		Description: "Never collect containers whose image reference matches one of these globs or `/regular expressions/`.",
+		set: func(c *Config, v string) (err error) {
+			c.Filter.ExcludeImages, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "include_self", Type: "bool", Default: "false",
+		Description: "Collect the logs of the container the plugin itself runs in (found from /proc/self: cgroup and mounts). Off, so a Fluent Bit in a container never reads its own output back.",
+		set: func(c *Config, v string) (err error) {
+			c.IncludeSelf, err = parseBool(v)
 			return err
 		},
 	},

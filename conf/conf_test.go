@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ func TestParseDefaults(t *testing.T) {
 	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
 		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, DBSyncInterval: time.Second,
 		PluginLogLevel: LevelInfo}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
 	t.Setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
@@ -40,7 +41,7 @@ func TestParseValues(t *testing.T) {
 	want := Config{DockerHost: "https://docker.example:2376", ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
 		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
 		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
 }
@@ -155,6 +156,58 @@ func TestNoReservedKeys(t *testing.T) {
 			if k.Name == r || strings.HasPrefix(k.Name, "tls.") || strings.HasPrefix(k.Name, "thread.ring_buffer") || strings.HasPrefix(k.Name, "rate_gate") {
 				t.Errorf("key %s is reserved by Fluent Bit", k.Name)
 			}
+		}
+	}
+}
+
+// Filter decisions: includes must all hold, any exclude wins, and a
+// container can opt out.
+func TestFilterSelects(t *testing.T) {
+	type ctr struct {
+		name, image string
+		labels      map[string]string
+	}
+	web := ctr{"web-1", "nginx:1.27", map[string]string{"tier": "front", "com.docker.compose.project": "shop"}}
+	db := ctr{"db", "registry.local/pg/postgres:16", map[string]string{"tier": "back"}}
+	job := ctr{"nightly-job", "busybox", map[string]string{"docker_logs.exclude": "true"}}
+	cases := []struct {
+		keys Map
+		want []string // names selected among web, db, job
+	}{
+		{Map{}, []string{"web-1", "db"}},
+		{Map{"include_names": "web-*"}, []string{"web-1"}},
+		{Map{"include_names": "/^(web|db)/"}, []string{"web-1", "db"}},
+		{Map{"exclude_names": "db, web-?"}, nil},
+		{Map{"include_labels": "tier"}, []string{"web-1", "db"}},
+		{Map{"include_labels": "tier=fr*"}, []string{"web-1"}},
+		{Map{"include_labels": "tier, com.docker.compose.project=shop"}, []string{"web-1"}},
+		{Map{"exclude_labels": "tier=back"}, []string{"web-1"}},
+		{Map{"include_images": "registry.local/*"}, []string{"db"}},
+		{Map{"exclude_images": "nginx:*"}, []string{"db"}},
+		{Map{"include_names": "*", "exclude_labels": "tier=front"}, []string{"db"}},
+	}
+	for _, c := range cases {
+		cfg, err := Parse(c.keys)
+		if err != nil {
+			t.Fatalf("%v: %v", c.keys, err)
+		}
+		var got []string
+		for _, x := range []ctr{web, db, job} {
+			if cfg.Filter.Selects(x.name, x.image, x.labels) {
+				got = append(got, x.name)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%v selects %v, want %v", c.keys, got, c.want)
+		}
+	}
+	cfg, _ := Parse(Map{"include_labels": "a, b=c, d=e*"})
+	if got := strings.Join(cfg.Filter.APILabelFilters(), " "); got != "a b=c" {
+		t.Errorf("API label filters %q, want only the ones without globs", got)
+	}
+	for _, bad := range []Map{{"include_names": "/([/"}, {"exclude_labels": "=x"}} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }

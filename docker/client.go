@@ -78,6 +78,9 @@ type Options struct {
 	// connection before each read: a stream silent for that long fails
 	// with a timeout and is reopened. 0 disables it.
 	StreamIdleTimeout time.Duration
+	// LabelFilters ("key" or "key=value") are applied by the daemon to the
+	// container list and events: containers without them never reach us.
+	LabelFilters []string
 }
 
 // Client implements API with the Docker Engine client. It keeps two HTTP
@@ -87,6 +90,7 @@ type Options struct {
 type Client struct {
 	control *client.Client
 	streams *client.Client
+	labels  []string
 }
 
 var _ API = (*Client)(nil)
@@ -102,7 +106,7 @@ func New(o Options) (*Client, error) {
 		control.Close()
 		return nil, err
 	}
-	return &Client{control: control, streams: streams}, nil
+	return &Client{control: control, streams: streams, labels: o.LabelFilters}, nil
 }
 
 func newMobyClient(host string, idle time.Duration) (*client.Client, error) {
@@ -159,7 +163,11 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // List returns every container, running or not.
 func (c *Client) List(ctx context.Context) ([]Container, error) {
-	res, err := c.control.ContainerList(ctx, client.ContainerListOptions{All: true})
+	opts := client.ContainerListOptions{All: true}
+	if len(c.labels) > 0 {
+		opts.Filters = make(client.Filters).Add("label", c.labels...)
+	}
+	res, err := c.control.ContainerList(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +220,9 @@ func (c *Client) Logs(ctx context.Context, id string, o LogsOptions) (io.ReadClo
 func (c *Client) Events(ctx context.Context, since int64) (EventStream, error) {
 	f := make(client.Filters).Add("type", "container").
 		Add("event", "create", "start", "restart", "die", "destroy", "rename")
+	if len(c.labels) > 0 {
+		f = f.Add("label", c.labels...)
+	}
 	opts := client.EventsListOptions{Filters: f}
 	if since > 0 {
 		opts.Since = FormatUnixNano(since)

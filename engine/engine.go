@@ -45,7 +45,10 @@ type Engine struct {
 
 	mu       sync.Mutex
 	monitors map[string]*monitor // by container ID
-	stopped  bool
+	// skipped are containers the filters leave out (not monitored).
+	skipped map[string]bool
+	selfID  string // the container the plugin runs in, if any, unless include_self
+	stopped bool
 	// eventsSince is the time of the last event seen, to replay from when
 	// the events stream is reopened.
 	eventsSince int64
@@ -60,7 +63,8 @@ type Engine struct {
 
 // NewClient makes the Docker client an engine with this configuration uses.
 func NewClient(cfg conf.Config) (*docker.Client, error) {
-	return docker.New(docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: cfg.StreamIdleTimeout})
+	return docker.New(docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: cfg.StreamIdleTimeout,
+		LabelFilters: cfg.Filter.APILabelFilters()})
 }
 
 // New makes an engine reading through api; Start starts it.
@@ -80,6 +84,11 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 // and retried until it appears.
 func (e *Engine) Start() {
 	e.start = time.Now().UnixNano()
+	if !e.cfg.IncludeSelf {
+		if e.selfID = docker.SelfContainerID(); e.selfID != "" {
+			e.log.Infof("running in container %s: not collecting its own logs (include_self)", shortID(e.selfID))
+		}
+	}
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
 	if e.cfg.DB != "" {
 		e.pos = openPositions(e.cfg.DB, e.log)
@@ -340,8 +349,12 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	case "rename":
 		if m := e.monitors[ev.ID]; m != nil {
 			m.rename(ev.Name)
+		} else if e.skipped[ev.ID] { // its new name may be one the filters select
+			delete(e.skipped, ev.ID)
+			e.ensureMonitorLocked(ev.ID)
 		}
 	case "destroy":
+		delete(e.skipped, ev.ID)
 		if m := e.monitors[ev.ID]; m != nil {
 			m.destroy()
 		}
@@ -354,13 +367,23 @@ func (e *Engine) ensureMonitorLocked(id string) *monitor {
 	if m := e.monitors[id]; m != nil {
 		return m
 	}
-	if !InShard(id, e.cfg.ShardIndex, e.cfg.ShardCount) {
+	if e.skipped[id] || id == e.selfID || !InShard(id, e.cfg.ShardIndex, e.cfg.ShardCount) {
 		return nil
 	}
 	m := newMonitor(e, id)
 	e.monitors[id] = m
 	e.sup.start("monitor "+shortID(id), m.run)
 	return m
+}
+
+// skip records that the filters leave a container out, so it is not
+// monitored again (until a rename, which may change that).
+func (e *Engine) skip(m *monitor) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.monitors[m.id] == m {
+		e.skipped[m.id] = true
+	}
 }
 
 // monitorDone removes m once its container is gone.

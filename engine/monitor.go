@@ -132,6 +132,11 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			t.wait(ctx, m.wakeup, b.delay())
 			continue
 		}
+		if !m.started && !m.e.cfg.Filter.Selects(info.Name, info.Image, info.Labels) {
+			log.Debugf("container %s (%s, %s) is not selected by the filters", shortID(m.id), info.Name, info.Image)
+			m.e.skip(m)
+			return nil
+		}
 		m.setInfo(info)
 
 		if info.Running {
