@@ -42,6 +42,9 @@ func (m Map) Get(key string) string {
 // Config is the parsed, validated configuration of one instance.
 type Config struct {
 	DockerHost        string
+	TLS               *TLS   // nil: no TLS
+	APIVersion        string // "": negotiated
+	tls               tlsKeys
 	ReadFromHead      bool
 	Filter            Filter
 	IncludeSelf       bool
@@ -76,6 +79,39 @@ var Keys = []Key{
 		Description: "Docker Engine API address: `unix:///path`, `tcp://host:port`, `http://host:port` or `https://host:port`.",
 		set: func(c *Config, v string) (err error) {
 			c.DockerHost, err = parseDockerHost(v)
+			return err
+		},
+	},
+	{
+		Name: "docker_tls_verify", Type: "bool", Default: "true when TLS is used",
+		Description: "Verify the daemon's certificate (against `docker_tls_ca`, else the system's roots). TLS is used for an `https://` daemon, or a `tcp://` one when any TLS key is set. `$DOCKER_TLS_VERIFY` applies when unset.",
+		set:         func(c *Config, v string) error { c.tls.verify = v; return nil },
+	},
+	{
+		Name: "docker_cert_path", Type: "string", Default: "$DOCKER_CERT_PATH",
+		Description: "Directory holding `ca.pem`, `cert.pem` and `key.pem`, as the Docker CLI uses; the three keys below override single files.",
+		set:         func(c *Config, v string) error { c.tls.certPath = v; return nil },
+	},
+	{
+		Name: "docker_tls_ca", Type: "string", Default: "",
+		Description: "CA certificate (PEM) the daemon's certificate must chain to.",
+		set:         func(c *Config, v string) error { c.tls.ca = v; return nil },
+	},
+	{
+		Name: "docker_tls_cert", Type: "string", Default: "",
+		Description: "Client certificate (PEM), with `docker_tls_key`, for a daemon that requires one (`--tlsverify`).",
+		set:         func(c *Config, v string) error { c.tls.cert = v; return nil },
+	},
+	{
+		Name: "docker_tls_key", Type: "string", Default: "",
+		Description: "Client private key (PEM) of `docker_tls_cert`.",
+		set:         func(c *Config, v string) error { c.tls.key = v; return nil },
+	},
+	{
+		Name: "docker_api_version", Type: "string", Default: "$DOCKER_API_VERSION, else negotiated",
+		Description: "Engine API version to speak, e.g. `1.41`. Unset, the highest both sides support is negotiated, and again after every reconnect (a daemon may have been upgraded).",
+		set: func(c *Config, v string) (err error) {
+			c.APIVersion, err = parseAPIVersion(v)
 			return err
 		},
 	},
@@ -237,11 +273,16 @@ var Keys = []Key{
 // DefaultFor returns the default value of a key as it applies now (a
 // computed default, such as docker_host's, reads the environment).
 func DefaultFor(k Key) string {
-	if k.Name == "docker_host" {
+	switch k.Name {
+	case "docker_host":
 		if h := os.Getenv("DOCKER_HOST"); h != "" {
 			return h
 		}
 		return "unix:///var/run/docker.sock"
+	case "docker_api_version":
+		return os.Getenv("DOCKER_API_VERSION")
+	case "docker_tls_verify", "docker_cert_path":
+		return "" // resolved with the other TLS keys, from the environment
 	}
 	return k.Default
 }
@@ -254,8 +295,10 @@ func Parse(g Getter) (Config, error) {
 	for _, k := range Keys {
 		v := strings.TrimSpace(g.Get(k.Name))
 		source := ""
-		if v == "" && k.Default != "" {
-			v = DefaultFor(k)
+		if v == "" {
+			if v = DefaultFor(k); v == "" {
+				continue
+			}
 			source = " (from the default)"
 		}
 		if err := k.set(&c, v); err != nil {
@@ -263,7 +306,9 @@ func Parse(g Getter) (Config, error) {
 		}
 	}
 	if len(errs) == 0 {
-		errs = c.checkOrder()
+		var tlsErrs []error
+		c.TLS, tlsErrs = resolveTLS(c.DockerHost, c.tls)
+		errs = append(c.checkOrder(), tlsErrs...)
 	}
 	return c, errors.Join(errs...)
 }

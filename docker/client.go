@@ -5,11 +5,15 @@ package docker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +85,16 @@ type Options struct {
 	// LabelFilters ("key" or "key=value") are applied by the daemon to the
 	// container list and events: containers without them never reach us.
 	LabelFilters []string
+	// TLS, when set, is used for a tcp:// or https:// daemon.
+	TLS *TLSOptions
+	// APIVersion pins the API version; empty negotiates it.
+	APIVersion string
+}
+
+// TLSOptions are the PEM files of a TLS connection to the daemon.
+type TLSOptions struct {
+	Verify        bool
+	CA, Cert, Key string
 }
 
 // Client implements API with the Docker Engine client. It keeps two HTTP
@@ -97,11 +111,11 @@ var _ API = (*Client)(nil)
 
 // New makes a Client. It does not contact the daemon.
 func New(o Options) (*Client, error) {
-	control, err := newMobyClient(o.Host, 0)
+	control, err := newMobyClient(o, 0)
 	if err != nil {
 		return nil, err
 	}
-	streams, err := newMobyClient(o.Host, o.StreamIdleTimeout)
+	streams, err := newMobyClient(o, o.StreamIdleTimeout)
 	if err != nil {
 		control.Close()
 		return nil, err
@@ -109,7 +123,8 @@ func New(o Options) (*Client, error) {
 	return &Client{control: control, streams: streams, labels: o.LabelFilters}, nil
 }
 
-func newMobyClient(host string, idle time.Duration) (*client.Client, error) {
+func newMobyClient(o Options, idle time.Duration) (*client.Client, error) {
+	host := o.Host
 	u, err := client.ParseHostURL(host)
 	if err != nil {
 		return nil, err
@@ -128,7 +143,42 @@ func newMobyClient(host string, idle time.Duration) (*client.Client, error) {
 		}
 		return &idleDeadlineConn{Conn: c, idle: idle}, nil
 	}
-	return client.New(client.WithHost(host), client.WithDialContext(dial), client.WithAPIVersionNegotiation())
+	version := client.WithAPIVersionNegotiation()
+	if o.APIVersion != "" {
+		version = client.WithAPIVersion(o.APIVersion)
+	}
+	opts := []client.Opt{client.WithHost(host), client.WithDialContext(dial), version}
+	if o.TLS != nil && network == "tcp" {
+		cfg, err := tlsConfig(o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		// The transport layers TLS over our dialer's connection.
+		opts = append([]client.Opt{client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}})}, opts...)
+	}
+	return client.New(opts...)
+}
+
+func tlsConfig(o *TLSOptions) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !o.Verify}
+	if o.CA != "" {
+		pem, err := os.ReadFile(o.CA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", o.CA)
+		}
+	}
+	if o.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(o.Cert, o.Key)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
 }
 
 // idleDeadlineConn sets a read deadline before every read, so a stream

@@ -63,8 +63,12 @@ type Engine struct {
 
 // NewClient makes the Docker client an engine with this configuration uses.
 func NewClient(cfg conf.Config) (*docker.Client, error) {
-	return docker.New(docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: cfg.StreamIdleTimeout,
-		LabelFilters: cfg.Filter.APILabelFilters()})
+	o := docker.Options{Host: cfg.DockerHost, StreamIdleTimeout: cfg.StreamIdleTimeout,
+		LabelFilters: cfg.Filter.APILabelFilters(), APIVersion: cfg.APIVersion}
+	if t := cfg.TLS; t != nil {
+		o.TLS = &docker.TLSOptions{Verify: t.Verify, CA: t.CA, Cert: t.Cert, Key: t.Key}
+	}
+	return docker.New(o)
 }
 
 // New makes an engine reading through api; Start starts it.
