@@ -29,11 +29,12 @@ cleanup() {
 trap cleanup EXIT
 
 if ! timeout 10 "$(cli)" -H "$host" version >/dev/null 2>&1; then
-    echo "run: no Docker daemon answers at $host; starting the project's private one" >&2
+    echo "run: no Docker daemon answers at $host; using the project's private one" >&2
+    # Stop it at the end only if this run started it (tests may share it).
+    bash tests/docker/dockerd.sh status >/dev/null 2>&1 || started_daemon=1
     bash tests/docker/dockerd.sh start >&2
     bash tests/docker/dockerd.sh image >&2
     host="$(bash tests/docker/dockerd.sh env | sed 's/^DOCKER_HOST=//')"
-    started_daemon=1
     demo="$("$(cli)" -H "$host" run -d --network none --name "docker_logs-demo-$$" \
         docker_logs-loggen:test -n 1000000 -rate 10 -stream both -tag demo)"
     echo "run: demo container ${demo:0:12} writes 5 lines/s on stdout and 5 on stderr" >&2
