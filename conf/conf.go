@@ -56,6 +56,7 @@ type Config struct {
 	HeartbeatTimeout  time.Duration
 	DB                string
 	DBSyncInterval    time.Duration
+	DBCommitDelay     time.Duration
 	// Shard: this instance collects the containers whose ID hashes to
 	// ShardIndex (1-based) of ShardCount; ShardCount 0 collects all.
 	ShardIndex, ShardCount int
@@ -246,9 +247,21 @@ var Keys = []Key{
 	},
 	{
 		Name: "db.sync_interval", Type: "duration", Default: "1s",
-		Description: "Most often the `db` file is written (atomically) while positions change; it is also written at exit. After a crash (SIGKILL), lines acknowledged since the last write are delivered again, never lost.",
+		Description: "How often the `db` file is written (atomically) while positions change; it is also written at exit. After a crash (SIGKILL), what was taken since the last commit is delivered again.",
 		set: func(c *Config, v string) (err error) {
 			c.DBSyncInterval, err = parseDuration(v)
+			return err
+		},
+	},
+	{
+		Name: "db.commit_delay", Type: "duration", Default: "2s",
+		Description: "How long after Fluent Bit takes a collect its positions are committed to `db`. Fluent Bit first holds a collect in memory (with `storage.type filesystem` it is on disk within about a quarter of a second); if it is killed (SIGKILL) before that, what it held is gone, so the positions wait: a crash then delivers up to this much again instead of losing it. `0ms` commits at once. A clean exit commits everything.",
+		set: func(c *Config, v string) (err error) {
+			if v == "0" || v == "0s" || v == "0ms" {
+				c.DBCommitDelay = 0
+				return nil
+			}
+			c.DBCommitDelay, err = parseDuration(v)
 			return err
 		},
 	},

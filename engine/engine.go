@@ -95,7 +95,7 @@ func (e *Engine) Start() {
 	}
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
 	if e.cfg.DB != "" {
-		e.pos = openPositions(e.cfg.DB, e.log)
+		e.pos = openPositions(e.cfg.DB, e.cfg.DBCommitDelay, e.log)
 		e.sup.start("positions", func(ctx context.Context, t *task) error {
 			return e.pos.run(ctx, t, e.cfg.DBSyncInterval, e.liveIDs)
 		})
@@ -195,8 +195,7 @@ func (e *Engine) Stop() {
 		e.log.Errorf("stop: goroutines still running after %s", stopTimeout)
 	}
 	if e.pos != nil {
-		e.pos.touch(live)
-		if err := e.pos.save(); err != nil {
+		if err := e.pos.flush(live); err != nil {
 			e.log.Errorf("db %s: writing positions at exit: %v", e.cfg.DB, err)
 		}
 	}

@@ -22,12 +22,19 @@ const positionsGrace = 24 * time.Hour
 // handed it over was acknowledged (the cleanup callback), never when it
 // was merely read. They are kept in the db file, written atomically.
 type positions struct {
-	path string
-	log  *Logger
+	path  string
+	log   *Logger
+	delay time.Duration // db.commit_delay
 
 	mu         sync.Mutex
-	containers map[string]*position
-	dirty      chan struct{} // a write is due
+	containers map[string]*position // committed: what the db holds
+	pending    []ackedBatch         // acknowledged, not yet committed
+}
+
+// ackedBatch is one acknowledged collect's marks.
+type ackedBatch struct {
+	at    time.Time
+	marks []mark
 }
 
 // position is one container's: the cursor of each stream and the anchor
@@ -66,8 +73,8 @@ const dbVersion = 1
 // openPositions reads the db file at path. A missing file is a first
 // start; a file that cannot be read or parsed is set aside (renamed, never
 // deleted) with one clear error, and the plugin starts without positions.
-func openPositions(path string, log *Logger) *positions {
-	p := &positions{path: path, log: log, containers: map[string]*position{}, dirty: make(chan struct{}, 1)}
+func openPositions(path string, delay time.Duration, log *Logger) *positions {
+	p := &positions{path: path, log: log, delay: delay, containers: map[string]*position{}}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return p
@@ -120,13 +127,34 @@ func (p *positions) get(id string) (position, bool) {
 	return out, true
 }
 
-// ack advances the positions past the records Fluent Bit has taken.
+// ack records that Fluent Bit has taken these records. They are committed
+// (and written) db.commit_delay later: Fluent Bit itself holds them in
+// memory for a while, and a crash then must repeat them, not lose them.
 func (p *positions) ack(marks []mark) {
 	if len(marks) == 0 {
 		return
 	}
-	now := time.Now().UnixNano()
 	p.mu.Lock()
+	p.pending = append(p.pending, ackedBatch{at: time.Now(), marks: append([]mark(nil), marks...)})
+	p.mu.Unlock()
+}
+
+// commit applies the batches acknowledged at or before cutoff, and reports
+// whether there were any.
+func (p *positions) commit(cutoff time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(p.pending) && !p.pending[n].at.After(cutoff) {
+		p.apply(p.pending[n].marks, p.pending[n].at.UnixNano())
+		n++
+	}
+	p.pending = p.pending[:copy(p.pending, p.pending[n:])]
+	return n > 0
+}
+
+// apply advances the committed positions past marks; p.mu is held.
+func (p *positions) apply(marks []mark, at int64) {
 	var pos *position
 	var id string
 	for _, m := range marks {
@@ -136,7 +164,7 @@ func (p *positions) ack(marks []mark) {
 				pos = &position{}
 				p.containers[id] = pos
 			}
-			pos.seen = now
+			pos.seen = at
 		}
 		if c := &pos.cursors[m.stream]; c.isNew(m.time, m.hash) {
 			c.add(m.time, m.hash)
@@ -144,11 +172,6 @@ func (p *positions) ack(marks []mark) {
 		if m.anchor {
 			pos.anchor = anchor{valid: true, stream: docker.Stream(m.stream), time: m.time, hash: m.hash}
 		}
-	}
-	p.mu.Unlock()
-	select {
-	case p.dirty <- struct{}{}:
-	default:
 	}
 }
 
@@ -221,21 +244,25 @@ func writeAtomic(path string, data []byte) error {
 	return nil
 }
 
-// run is the task that writes the positions when they changed, at most
-// once per db.sync_interval.
+// run is the task that commits and writes the positions, every
+// db.sync_interval while acknowledgements come in.
 func (p *positions) run(ctx context.Context, t *task, interval time.Duration, live func() []string) error {
-	last := time.Time{}
-	for {
-		if !t.wait(ctx, p.dirty, 0) {
-			return nil
-		}
-		if wait := interval - time.Since(last); wait > 0 && !t.wait(ctx, nil, wait) {
-			return nil
+	for t.wait(ctx, nil, interval) {
+		if !p.commit(time.Now().Add(-p.delay)) {
+			continue
 		}
 		p.touch(live())
 		if err := p.save(); err != nil {
 			p.log.Errorf("db %s: writing positions: %v", p.path, err)
 		}
-		last = time.Now()
 	}
+	return nil
+}
+
+// flush commits everything acknowledged and writes it: a clean exit, where
+// Fluent Bit flushes what it holds.
+func (p *positions) flush(live []string) error {
+	p.commit(time.Now().Add(time.Hour))
+	p.touch(live)
+	return p.save()
 }

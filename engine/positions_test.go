@@ -147,20 +147,51 @@ func TestPositionsReportGap(t *testing.T) {
 func TestPositionsGracePeriod(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	log := NewLogger("docker_logs.0", conf.LevelError)
-	p := openPositions(db, log)
+	p := openPositions(db, 0, log)
 	p.ack([]mark{{id: "gone", stream: 1, time: 1, hash: 1, anchor: true}, {id: "quiet", stream: 2, time: 2, hash: 2, anchor: true}})
+	p.commit(time.Now())
 	p.containers["gone"].seen = time.Now().Add(-positionsGrace - time.Minute).UnixNano()
 	p.containers["quiet"].seen = time.Now().Add(-positionsGrace - time.Minute).UnixNano()
 	p.touch([]string{"quiet"}) // still exists, only quiet
 	if err := p.save(); err != nil {
 		t.Fatal(err)
 	}
-	q := openPositions(db, log)
+	q := openPositions(db, 0, log)
 	if _, ok := q.get("gone"); ok {
 		t.Error("the position of a container gone for longer than the grace period was kept")
 	}
 	pos, ok := q.get("quiet")
 	if !ok || pos.cursors[2].time != 2 || !pos.anchor.is(2, 2, 2) {
 		t.Errorf("the quiet container's position was not kept whole: %+v, %v", pos, ok)
+	}
+}
+
+// Positions are committed to the db only db.commit_delay after Fluent Bit
+// took the records (it holds them in memory meanwhile): a crash before
+// that repeats them instead of losing them. A clean exit commits all.
+func TestPositionsCommitDelay(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	api.create("c1", "app", false)
+	api.setRunning("c1", true)
+	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "500ms")
+	c := &collector{t: t, e: e, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	api.write("c1", docker.Stdout, "line 1")
+	c.until("line 1", c.count(1))
+	time.Sleep(200 * time.Millisecond)
+	if p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1"); ok && p.anchor.valid {
+		t.Fatalf("position committed %s after the ack, before db.commit_delay", 200*time.Millisecond)
+	}
+	waitUntil(t, "the commit", func() bool {
+		p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
+		return ok && p.anchor.valid
+	})
+	api.write("c1", docker.Stdout, "line 2")
+	c.until("line 2", c.count(2))
+	e.Stop() // a clean exit commits at once
+	p, _ := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
+	if p.cursors[docker.Stdout].time != p.anchor.time || !p.anchor.valid {
+		t.Fatalf("the clean exit did not commit the last line: %+v", p)
 	}
 }
