@@ -133,8 +133,7 @@ func TestEngineCapturesNewContainer(t *testing.T) {
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
 
-	api.create("c1", "web", false)
-	api.setRunning("c1", true)
+	api.run("c1", "web")
 	for i := 1; i <= 100; i++ {
 		api.write("c1", docker.Stdout, fmt.Sprintf("out %d", i))
 		api.write("c1", docker.Stderr, fmt.Sprintf("err %d", i))
@@ -160,11 +159,8 @@ func TestEngineStopRestartResumesExactly(t *testing.T) {
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
 
-	api.create("c1", "job", false)
-	api.setRunning("c1", true)
-	for i := 1; i <= 50; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("out %d", i))
-	}
+	api.run("c1", "job")
+	api.writeSeq("c1", docker.Stdout, "out", 1, 50)
 	api.setRunning("c1", false)
 	c.until("first run", c.count(50))
 
@@ -196,8 +192,7 @@ func TestEngineStartsAtStartUnlessReadFromHead(t *testing.T) {
 	for _, head := range []bool{false, true} {
 		t.Run(fmt.Sprint("read_from_head=", head), func(t *testing.T) {
 			api := newFakeAPI()
-			api.create("c1", "old", false)
-			api.setRunning("c1", true)
+			api.run("c1", "old")
 			api.write("c1", docker.Stdout, "before 1")
 			api.write("c1", docker.Stdout, "before 2")
 			time.Sleep(time.Millisecond)
@@ -262,8 +257,7 @@ func TestEngineDaemonDownThenUp(t *testing.T) {
 	c := &collector{t: t, e: e}
 	time.Sleep(300 * time.Millisecond)
 	api.setDown(false)
-	api.create("c1", "late", false)
-	api.setRunning("c1", true)
+	api.run("c1", "late")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("first line", c.count(1))
 
@@ -290,10 +284,8 @@ func TestEngineRecoversPanickingMonitor(t *testing.T) {
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("bad", "bad", false)
-	api.setRunning("bad", true)
-	api.create("good", "good", false)
-	api.setRunning("good", true)
+	api.run("bad", "bad")
+	api.run("good", "good")
 	api.write("bad", docker.Stdout, "from bad")
 	api.write("good", docker.Stdout, "from good")
 	c.until("both lines", c.count(2))
@@ -309,8 +301,7 @@ func TestEngineBackpressure(t *testing.T) {
 	e := startEngine(t, api, "buffer_max_size", "64K", "chunk_max_size", "1K")
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "busy", false)
-	api.setRunning("c1", true)
+	api.run("c1", "busy")
 	for i := 1; i <= 5000; i++ {
 		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, strings.Repeat("p", 100)))
 	}
@@ -339,8 +330,7 @@ func TestEnginePauseStopsReading(t *testing.T) {
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "p", false)
-	api.setRunning("c1", true)
+	api.run("c1", "p")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	e.Pause()
@@ -365,8 +355,7 @@ func TestEngineStopWithBlockedMonitors(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	for i := 0; i < 5; i++ {
 		id := fmt.Sprint("c", i)
-		api.create(id, id, false)
-		api.setRunning(id, true)
+		api.run(id, id)
 		for j := 0; j < 2000; j++ {
 			api.write(id, docker.Stdout, strings.Repeat("x", 100))
 		}

@@ -77,6 +77,19 @@ func (f *fakeAPI) create(id, name string, tty bool) {
 	f.notifyLocked(docker.Event{Action: "create", ID: id, Name: name, Time: now()})
 }
 
+// run creates a (non-TTY) container and starts it.
+func (f *fakeAPI) run(id, name string) {
+	f.create(id, name, false)
+	f.setRunning(id, true)
+}
+
+// writeSeq writes the lines "<prefix> from" ... "<prefix> to".
+func (f *fakeAPI) writeSeq(id string, stream docker.Stream, prefix string, from, to int) {
+	for i := from; i <= to; i++ {
+		f.write(id, stream, fmt.Sprintf("%s %d", prefix, i))
+	}
+}
+
 func (f *fakeAPI) setRunning(id string, running bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

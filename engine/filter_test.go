@@ -15,8 +15,7 @@ func TestEngineFilters(t *testing.T) {
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
 	for _, name := range []string{"app-1", "app-secret", "other"} {
-		api.create(name, name, false)
-		api.setRunning(name, true)
+		api.run(name, name)
 		api.write(name, docker.Stdout, "from "+name)
 	}
 	c.until("app-1's line", c.count(1))

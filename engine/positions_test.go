@@ -48,19 +48,14 @@ func (l *lockedBuilder) String() string {
 func TestPositionsResumeAfterRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	api := newFakeAPI()
-	api.create("c1", "app", false)
-	api.setRunning("c1", true)
+	api.run("c1", "app")
 
 	e1 := startEngine(t, api, "db", db)
 	c1 := &collector{t: t, e: e1, ack: true}
 	time.Sleep(50 * time.Millisecond)
-	for i := 1; i <= 20; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
-	}
+	api.writeSeq("c1", docker.Stdout, "line", 1, 20)
 	c1.until("20 lines", c1.count(20))
-	for i := 21; i <= 30; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
-	}
+	api.writeSeq("c1", docker.Stdout, "line", 21, 30)
 	time.Sleep(100 * time.Millisecond)
 	if buf := e1.Collect(); buf == nil || len(decodeRecords(t, buf)) != 10 {
 		t.Fatal("lines 21-30 were not handed over")
@@ -88,8 +83,7 @@ func TestPositionsCorruptDB(t *testing.T) {
 	e, log := startEngineLog(t, api, "db", db)
 	c := &collector{t: t, e: e, ack: true}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "app", false)
-	api.setRunning("c1", true)
+	api.run("c1", "app")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("a line", c.count(1))
 	aside, _ := filepath.Glob(db + ".corrupt-*")
@@ -114,19 +108,14 @@ func TestPositionsCorruptDB(t *testing.T) {
 func TestPositionsReportGap(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	api := newFakeAPI()
-	api.create("c1", "rotated", false)
-	api.setRunning("c1", true)
+	api.run("c1", "rotated")
 	e1 := startEngine(t, api, "db", db)
 	c1 := &collector{t: t, e: e1, ack: true}
 	time.Sleep(50 * time.Millisecond)
-	for i := 1; i <= 10; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
-	}
+	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
 	c1.until("10 lines", c1.count(10))
 	e1.Stop()
-	for i := 11; i <= 3000; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
-	}
+	api.writeSeq("c1", docker.Stdout, "line", 11, 3000)
 	api.mu.Lock() // the daemon keeps only the last 1000 lines
 	c := api.containers["c1"]
 	c.entries = append([]fakeEntry(nil), c.entries[2000:]...)
@@ -172,8 +161,7 @@ func TestPositionsGracePeriod(t *testing.T) {
 func TestPositionsCommitDelay(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	api := newFakeAPI()
-	api.create("c1", "app", false)
-	api.setRunning("c1", true)
+	api.run("c1", "app")
 	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "500ms")
 	c := &collector{t: t, e: e, ack: true}
 	time.Sleep(50 * time.Millisecond)

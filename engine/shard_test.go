@@ -94,8 +94,7 @@ func TestEngineWarnsWhenCapped(t *testing.T) {
 	api := newFakeAPI()
 	e, log := startEngineLog(t, api, "chunk_max_size", "2K", "buffer_max_size", "64K")
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "fast", false)
-	api.setRunning("c1", true)
+	api.run("c1", "fast")
 	for i := 0; i < 20000; i++ {
 		api.mu.Lock()
 		api.containers["c1"].entries = append(api.containers["c1"].entries, fakeEntry{docker.Stdout, now(), fmt.Sprintf("line %d %s", i, strings.Repeat("x", 100))})

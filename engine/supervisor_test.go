@@ -86,8 +86,7 @@ func TestEngineRotationsExactlyOnce(t *testing.T) {
 	e := startEngine(t, api, "stream_lifetime", "20ms", "stream_idle_timeout", "20ms", "heartbeat_timeout", "2s")
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "rot", false)
-	api.setRunning("c1", true)
+	api.run("c1", "rot")
 	const n = 3000
 	go func() {
 		for i := 1; i <= n; i++ {
@@ -115,11 +114,8 @@ func TestEngineWidensTail(t *testing.T) {
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "wide", false)
-	api.setRunning("c1", true)
-	for i := 1; i <= 10; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
-	}
+	api.run("c1", "wide")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
 	api.setRunning("c1", false)
 	c.until("the first lines", c.count(10))
 	// Lines the monitor has not seen, more than the tail bound, then a start.
@@ -144,8 +140,7 @@ func TestEngineRestartsStalledMonitor(t *testing.T) {
 	e := startEngine(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms", "heartbeat_timeout", "300ms")
 	c := &collector{t: t, e: e}
 	time.Sleep(50 * time.Millisecond)
-	api.create("c1", "stall", false)
-	api.setRunning("c1", true)
+	api.run("c1", "stall")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	waitUntil(t, "a restart of the stalled monitor", func() bool {
@@ -167,11 +162,8 @@ func TestEngineRestartsStalledMonitor(t *testing.T) {
 // nothing old is delivered, and its next line arrives once.
 func TestEngineQuietContainerReopensBounded(t *testing.T) {
 	api := newFakeAPI()
-	api.create("c1", "quiet", false)
-	api.setRunning("c1", true)
-	for i := 1; i <= 5000; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("before %d", i))
-	}
+	api.run("c1", "quiet")
+	api.writeSeq("c1", docker.Stdout, "before", 1, 5000)
 	time.Sleep(2 * time.Duration(resumeMargin))
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}

@@ -72,11 +72,10 @@ func (o ofInstance) records() []record {
 	return out
 }
 
-// awaitEveryLineOnce waits until src has delivered as many records of the
-// container as Docker holds lines, gives a late duplicate a second to show,
-// and checks every line arrived exactly once, with Docker's timestamp and
-// the container's metadata. It returns src's records and Docker's lines.
-func awaitEveryLineOnce(t *testing.T, d *dockertest.Daemon, src recordSource, id string) ([]record, []dockerLine) {
+// awaitLines waits until src has delivered as many records of the
+// container as Docker holds lines, and gives a late duplicate a second to
+// show. It returns src's records and Docker's lines (the reference).
+func awaitLines(t *testing.T, d *dockertest.Daemon, src recordSource, id string) ([]record, []dockerLine) {
 	t.Helper()
 	ref := dockerLogs(t, d, id)
 	deadline := time.Now().Add(60 * time.Second)
@@ -87,7 +86,14 @@ func awaitEveryLineOnce(t *testing.T, d *dockertest.Daemon, src recordSource, id
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	recs := src.records()
+	return src.records(), ref
+}
+
+// awaitEveryLineOnce is awaitLines, then the check that every line arrived
+// exactly once, with Docker's timestamp and the container's metadata.
+func awaitEveryLineOnce(t *testing.T, d *dockertest.Daemon, src recordSource, id string) ([]record, []dockerLine) {
+	t.Helper()
+	recs, ref := awaitLines(t, d, src, id)
 	name, err := d.Docker("inspect", "-f", "{{.Name}}", id)
 	if err != nil {
 		t.Fatal(err)

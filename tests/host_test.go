@@ -166,6 +166,12 @@ func (h *host) stop() {
 	}
 }
 
+// kill ends the host with SIGKILL: no exit sequence, no final write.
+func (h *host) kill() {
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	<-h.done
+}
+
 // exitCode waits for the host to exit by itself and returns its status.
 func (h *host) exitCode(timeout time.Duration) int {
 	h.t.Helper()

@@ -46,11 +46,15 @@ func (h *hostRuns) records() []record {
 	return out
 }
 
-// kill ends the current run with SIGKILL: no exit sequence, no final write.
-func (h *hostRuns) kill() {
-	r := h.runs[len(h.runs)-1]
-	r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.done
+// cycle, n times: waits every, ends the current run with end, leaves it
+// down half a second (the containers go on writing), and starts another.
+func (h *hostRuns) cycle(n int, every time.Duration, end func(*host)) {
+	for i := 0; i < n; i++ {
+		time.Sleep(every)
+		end(h.runs[len(h.runs)-1])
+		time.Sleep(500 * time.Millisecond)
+		h.start()
+	}
 }
 
 // duplicates counts records delivered more than once, checking none of the
@@ -102,12 +106,7 @@ func TestRestartsWithDBExactlyOnce(t *testing.T) {
 	runs := newHostRuns(t, d)
 	runs.start()
 	ids := runSteady(t, d, "restart-db", 2, 400, 30*time.Second)
-	for i := 0; i < 5; i++ {
-		time.Sleep(4 * time.Second)
-		runs.runs[len(runs.runs)-1].stop()
-		time.Sleep(500 * time.Millisecond) // lines written while it is down
-		runs.start()
-	}
+	runs.cycle(5, 4*time.Second, (*host).stop)
 	for _, id := range ids {
 		d.Wait(id)
 	}
@@ -125,24 +124,14 @@ func TestKillWithDBLosesNothing(t *testing.T) {
 	runs := newHostRuns(t, d)
 	runs.start()
 	ids := runSteady(t, d, "kill-db", 2, 400, 20*time.Second)
-	for i := 0; i < 2; i++ {
-		time.Sleep(5 * time.Second)
-		runs.kill()
-		time.Sleep(500 * time.Millisecond)
-		runs.start()
-	}
+	runs.cycle(2, 5*time.Second, (*host).kill)
 	for _, id := range ids {
 		d.Wait(id)
 	}
 	total := 0
 	for _, id := range ids {
-		ref := dockerLogs(t, d, id)
-		deadline := time.Now().Add(60 * time.Second)
-		for len(ofContainer(runs.records(), id)) < len(ref) && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		time.Sleep(time.Second)
-		dups := countDuplicates(t, runs.records(), ref, id)
+		recs, ref := awaitLines(t, d, runs, id)
+		dups := countDuplicates(t, recs, ref, id)
 		t.Logf("container %.12s: %d lines, none lost, %d delivered twice after the kills", id, len(ref), dups)
 		total += dups
 	}
