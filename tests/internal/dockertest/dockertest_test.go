@@ -242,10 +242,19 @@ func TestKillStart(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no log lines")
 	}
-	for i, l := range lines(stdout) {
-		if w := fmt.Sprintf("stdout - %08d", i+1); l != w {
-			t.Fatalf("line %d = %q, want %q", i+1, l, w)
+	// Lines in order, none twice. A killed dockerd may lose the few lines
+	// its copier had read from the container but not yet written (seen:
+	// line 4 missing), so gaps are allowed; the container kept writing.
+	last := 0
+	for _, l := range lines(stdout) {
+		var seq int
+		if _, err := fmt.Sscanf(l, "stdout - %d", &seq); err != nil || seq <= last {
+			t.Fatalf("line %q after line %d: want increasing loggen lines", l, last)
 		}
+		last = seq
+	}
+	if last < 2 {
+		t.Fatalf("the log stops at line %d: the container did not keep writing across the kill", last)
 	}
 }
 
