@@ -7,9 +7,16 @@
 #   make run        the main job: the plugin against a Docker daemon, printing
 #                   records (real fluent-bit if on PATH, else the test host)
 #   make fuzz       fuzz runs of the decoders (FUZZTIME=10s each)
-#   make bench      every benchmark below, plus the Go benchmarks of the hot path
-#   make bench-rotation  dockerd CPU per stream reopen, since alone vs since+tail
+#   make bench      every benchmark below, plus the Go benchmarks of the hot
+#                   path, then one table of every figure against its goal
+#   make bench-go        Go benchmarks: frame decoding, dedup, msgpack encoding
+#   make bench-ingest    P1 ingest rate vs the daemon's, P2 CPU per line (vs
+#                        Fluent Bit tail when fluent-bit is on PATH)
+#   make bench-rotation  P3 dockerd CPU per stream reopen, since alone vs since+tail
 #   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
+#   make bench-scale     P4 500 containers: RSS, goroutines, CPU, latency
+#   make bench-pause     P5 paused a minute under load: peak RSS vs buffer_max_size
+#   make bench-long      the long test: 50 containers for an hour (not in make bench)
 #   make soak       the load and review tests unscaled (10 min each; not in CI)
 
 SHELL   := bash
@@ -20,7 +27,8 @@ HOST    := build/flbhost
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 10s
 
-.PHONY: all test unit race fuzz integration run bench bench-go bench-rotation bench-shards soak clean
+.PHONY: all test unit race fuzz integration run bench bench-go bench-rotation bench-shards \
+	bench-ingest bench-scale bench-pause bench-long bench-results bench-summary bench-daemon soak clean
 
 all: $(SO) $(HOST)
 
@@ -51,22 +59,57 @@ integration: all
 run: all
 	bash tests/run.sh
 
-bench: bench-go bench-rotation bench-shards
+# Each benchmark program prints its own table with the command that made it
+# and leaves its rows in $(BENCH_DIR); bench-summary prints them as one table.
+BENCH_DIR ?= build/bench
+
+bench: bench-results bench-go bench-ingest bench-rotation bench-shards bench-scale bench-pause
+	@$(MAKE) --no-print-directory bench-summary
+
+# A fresh start: the summary shows only what this run measured.
+bench-results:
+	rm -rf $(BENCH_DIR)
+	mkdir -p $(BENCH_DIR)
+
+bench-summary:
+	$(GO) run ./tests/bench/summary -dir $(BENCH_DIR) -go $(BENCH_DIR)/bench-go.txt
+
+bench-daemon:
+	bash tests/docker/dockerd.sh start
+	bash tests/docker/dockerd.sh image
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./docker/
+	@mkdir -p $(BENCH_DIR)
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem ./engine/ ./docker/ | tee $(BENCH_DIR)/bench-go.txt
 
-BENCH_ROTATION_ARGS ?= -sizes 1,10,40 -reconnects 10
-bench-rotation:
-	bash tests/docker/dockerd.sh start
-	bash tests/docker/dockerd.sh image
-	$(GO) run ./tests/bench/rotation $(BENCH_ROTATION_ARGS)
+BENCH_INGEST_ARGS ?= -lines 1000000 -rounds 3
+bench-ingest: all bench-daemon
+	$(GO) run ./tests/bench/ingest -result-dir $(BENCH_DIR) $(BENCH_INGEST_ARGS)
+
+BENCH_ROTATION_ARGS ?= -sizes 1,10,40 -reconnects 10 -tail 200 -back 100
+bench-rotation: bench-daemon
+	$(GO) run ./tests/bench/rotation -result-dir $(BENCH_DIR) $(BENCH_ROTATION_ARGS)
 
 BENCH_SHARDS_ARGS ?= -shards 1,2,4 -containers 8 -lines 75000
-bench-shards: all
-	bash tests/docker/dockerd.sh start
-	bash tests/docker/dockerd.sh image
-	$(GO) run ./tests/bench/shards $(BENCH_SHARDS_ARGS)
+bench-shards: all bench-daemon
+	$(GO) run ./tests/bench/shards -result-dir $(BENCH_DIR) $(BENCH_SHARDS_ARGS)
+
+BENCH_SCALE_ARGS ?= -containers 500 -rate 5 -duration 2m -sample 10s
+bench-scale: all bench-daemon
+	$(GO) run ./tests/bench/scale -result-dir $(BENCH_DIR) $(BENCH_SCALE_ARGS)
+
+BENCH_PAUSE_ARGS ?= -buffers 8M,32M -pause 60s
+bench-pause: all bench-daemon
+	$(GO) run ./tests/bench/pause -result-dir $(BENCH_DIR) $(BENCH_PAUSE_ARGS)
+
+# Not in make bench (an hour): 50 containers logging steadily, goroutines
+# and RSS sampled each minute, every container delivering every minute;
+# its rows go to $(BENCH_DIR)-long, which make bench does not clear.
+BENCH_LONG_ARGS ?= -containers 50 -rate 10 -duration 1h -sample 1m
+bench-long: all bench-daemon
+	@mkdir -p $(BENCH_DIR)-long
+	$(GO) run ./tests/bench/scale -name long -result-dir $(BENCH_DIR)-long $(BENCH_LONG_ARGS)
+	$(GO) run ./tests/bench/summary -dir $(BENCH_DIR)-long -go ''
 
 SOAK_SECONDS ?= 600
 soak: all

@@ -10,9 +10,11 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,13 +43,17 @@ func (m Map) Get(key string) string {
 
 // Config is the parsed, validated configuration of one instance.
 type Config struct {
-	DockerHost        string
-	TLS               *TLS   // nil: no TLS
-	APIVersion        string // "": negotiated
-	tls               tlsKeys
-	ReadFromHead      bool
-	Filter            Filter
-	IncludeSelf       bool
+	DockerHost   string
+	TLS          *TLS   // nil: no TLS
+	APIVersion   string // "": negotiated
+	tls          tlsKeys
+	ReadFromHead bool
+	Filter       Filter
+	IncludeSelf  bool
+	// Labels selects the container labels records carry (globs over the
+	// label key); nil: none.
+	Labels            []*regexp.Regexp
+	Hostname          string // "": the daemon's host name
 	BufferMaxSize     int64
 	ChunkMaxSize      int64
 	MaxLineSize       int64
@@ -61,6 +67,8 @@ type Config struct {
 	// ShardIndex (1-based) of ShardCount; ShardCount 0 collects all.
 	ShardIndex, ShardCount int
 	PluginLogLevel         Level
+	StatusListen           string // host:port of the status endpoint; "": off
+	StatusPprof            bool
 }
 
 // Key describes one configuration key.
@@ -181,6 +189,19 @@ var Keys = []Key{
 		},
 	},
 	{
+		Name: "labels", Type: "list", Default: "",
+		Description: "Container labels each record carries, as a map under `labels`: comma-separated globs on the label key (`com.example.*`, `app`), `*` for all, or `/regular expressions/`.",
+		set: func(c *Config, v string) (err error) {
+			c.Labels, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "hostname", Type: "string", Default: "the daemon's host name",
+		Description: "Value of every record's `hostname` field. Unset, it is the Docker daemon's own host name (from its /info; the name of the machine the containers run on, also when Fluent Bit runs in a container or on another machine), else Fluent Bit's host name.",
+		set:         func(c *Config, v string) error { c.Hostname = v; return nil },
+	},
+	{
 		Name: "buffer_max_size", Type: "size", Default: "8M",
 		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog.",
 		set: func(c *Config, v string) (err error) {
@@ -190,7 +211,7 @@ var Keys = []Key{
 	},
 	{
 		Name: "chunk_max_size", Type: "size", Default: "2M",
-		Description: "Most bytes one collect hands Fluent Bit: one collect a second becomes one chunk, so this bounds an instance's throughput (at 2M about 7,600 records/s of 100-byte lines, measured in Fluent Bit 5.1.1). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone.",
+		Description: "Most bytes one collect hands Fluent Bit: one collect a second becomes one chunk, so this bounds an instance's throughput (at 2M about 5,400 records/s of 100-byte lines with their metadata, ~370 bytes a record). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone.",
 		set: func(c *Config, v string) (err error) {
 			c.ChunkMaxSize, err = parseSize(v, 1000)
 			return err
@@ -281,6 +302,22 @@ var Keys = []Key{
 			return err
 		},
 	},
+	{
+		Name: "status_listen", Type: "string", Default: "",
+		Description: "Address of the status endpoint (`/health`, `/metrics`), e.g. `2021` or `:2021` (both on 127.0.0.1), `127.0.0.1:2021`, or `0.0.0.0:2021` to be reached from elsewhere. Unset: no endpoint. Each input needs its own port.",
+		set: func(c *Config, v string) (err error) {
+			c.StatusListen, err = parseListen(v)
+			return err
+		},
+	},
+	{
+		Name: "status_pprof", Type: "bool", Default: "false",
+		Description: "Also serve Go's profiler under `/debug/pprof/` on the status endpoint.",
+		set: func(c *Config, v string) (err error) {
+			c.StatusPprof, err = parseBool(v)
+			return err
+		},
+	},
 }
 
 // DefaultFor returns the default value of a key as it applies now (a
@@ -296,6 +333,8 @@ func DefaultFor(k Key) string {
 		return os.Getenv("DOCKER_API_VERSION")
 	case "docker_tls_verify", "docker_cert_path":
 		return "" // resolved with the other TLS keys, from the environment
+	case "hostname":
+		return "" // asked of the daemon by the engine
 	}
 	return k.Default
 }
@@ -362,6 +401,26 @@ func parseDockerHost(v string) (string, error) {
 		return "", errors.New("expected a unix://, tcp://, http:// or https:// address")
 	}
 	return v, nil
+}
+
+// parseListen reads a status endpoint address: a port alone, or host:port
+// where an empty host is the loopback address (the endpoint is reachable
+// from elsewhere only when the user names such an address).
+func parseListen(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if !strings.Contains(v, ":") {
+		v = ":" + v
+	}
+	host, port, err := net.SplitHostPort(v)
+	if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 0 || p > 65535 {
+		return "", errors.New("expected a port, or host:port, such as 2021 or 127.0.0.1:2021")
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 func parseShard(v string) (int, int, error) {

@@ -51,7 +51,7 @@ func TestParseValues(t *testing.T) {
 func TestParseReportsEveryBadKey(t *testing.T) {
 	_, err := Parse(Map{
 		"docker_host": "ftp://x", "read_from_head": "maybe", "buffer_max_size": "8Q",
-		"chunk_max_size": "-1", "plugin_log_level": "loud", "db": "/nonexistent-dir/x.db",
+		"chunk_max_size": "-1", "plugin_log_level": "loud", "db": "/nonexistent-dir/x.db", "labels": "app,/[/",
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -59,13 +59,14 @@ func TestParseReportsEveryBadKey(t *testing.T) {
 	for _, want := range []string{
 		`invalid docker_host "ftp://x"`, `invalid read_from_head "maybe"`, `invalid buffer_max_size "8Q"`,
 		`invalid chunk_max_size "-1"`, `invalid plugin_log_level "loud"`, `invalid db "/nonexistent-dir/x.db"`,
+		`invalid labels "app,/[/": bad regular expression /[/`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
-		t.Errorf("%d lines, want 6:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
+		t.Errorf("%d lines, want 7:\n%v", n, err)
 	}
 }
 

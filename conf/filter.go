@@ -152,3 +152,7 @@ func splitList(v string) []string {
 	}
 	return out
 }
+
+// AttachesLabel reports whether records carry the container label key
+// (the labels key).
+func (c *Config) AttachesLabel(key string) bool { return anyMatch(c.Labels, key) }

@@ -28,6 +28,7 @@ type Container struct {
 	ID      string // full ID
 	Name    string // without the leading "/"
 	Image   string // the image reference as the container was created
+	ImageID string // the image's ID, "sha256:..." (from Inspect only)
 	TTY     bool
 	Running bool
 	Labels  map[string]string
@@ -64,6 +65,8 @@ type EventStream interface {
 // API is everything the engine asks of the daemon; tests fake it.
 type API interface {
 	Ping(ctx context.Context) error
+	// HostName is the daemon's host name (its /info Name).
+	HostName(ctx context.Context) (string, error)
 	List(ctx context.Context) ([]Container, error)
 	Inspect(ctx context.Context, id string) (Container, error)
 	// Logs opens a log stream; the caller owns and closes the body, and
@@ -103,7 +106,7 @@ type TLSOptions struct {
 // container changes) go through the other.
 type Client struct {
 	control *client.Client
-	streams *client.Client
+	streams *streamDialer
 	labels  []string
 }
 
@@ -111,52 +114,53 @@ var _ API = (*Client)(nil)
 
 // New makes a Client. It does not contact the daemon.
 func New(o Options) (*Client, error) {
-	control, err := newMobyClient(o, 0)
+	u, err := client.ParseHostURL(o.Host)
 	if err != nil {
 		return nil, err
 	}
-	streams, err := newMobyClient(o, o.StreamIdleTimeout)
+	sd := &streamDialer{network: "tcp", addr: u.Host, idle: o.StreamIdleTimeout} // for unix://, Host is the socket path
+	if u.Scheme == "unix" {
+		sd.network = "unix"
+	}
+	var tlsCfg *tls.Config
+	if o.TLS != nil && sd.network == "tcp" {
+		if tlsCfg, err = tlsConfig(o.TLS); err != nil {
+			return nil, err
+		}
+		sd.tls = tlsCfg.Clone()
+		if sd.tls.ServerName == "" {
+			sd.tls.ServerName, _, _ = net.SplitHostPort(u.Host)
+		}
+	}
+	control, err := newMobyClient(o, sd.network, tlsCfg)
 	if err != nil {
-		control.Close()
 		return nil, err
 	}
-	return &Client{control: control, streams: streams, labels: o.LabelFilters}, nil
+	sd.version = control.ClientVersion
+	return &Client{control: control, streams: sd, labels: o.LabelFilters}, nil
 }
 
-func newMobyClient(o Options, idle time.Duration) (*client.Client, error) {
-	host := o.Host
-	u, err := client.ParseHostURL(host)
-	if err != nil {
-		return nil, err
-	}
-	network, addr := "tcp", u.Host // for unix://, Host is the socket path
-	if u.Scheme == "unix" {
-		network = "unix"
-	}
+func newMobyClient(o Options, network string, tlsCfg *tls.Config) (*client.Client, error) {
+	u, _ := client.ParseHostURL(o.Host)
 	// WithHost installs its own dialer; ours comes after it and dials the
 	// daemon itself, because the transport hands a unix dialer "<path>:80".
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil || idle <= 0 {
-			return c, err
-		}
-		return &idleDeadlineConn{Conn: c, idle: idle}, nil
+		return d.DialContext(ctx, network, u.Host)
 	}
 	version := client.WithAPIVersionNegotiation()
 	if o.APIVersion != "" {
 		version = client.WithAPIVersion(o.APIVersion)
 	}
-	opts := []client.Opt{client.WithHost(host), client.WithDialContext(dial), version}
-	if o.TLS != nil && network == "tcp" {
-		cfg, err := tlsConfig(o.TLS)
-		if err != nil {
-			return nil, err
-		}
-		// The transport layers TLS over our dialer's connection.
-		opts = append([]client.Opt{client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}})}, opts...)
+	tr, scheme := &http.Transport{TLSClientConfig: tlsCfg}, "http"
+	if tlsCfg != nil {
+		scheme = "https"
 	}
-	return client.New(opts...)
+	// Our transport first: WithHost configures it, then our dialer replaces
+	// the one WithHost installs (TLS is layered over it). The scheme is
+	// explicit: the client guesses https for any transport it is given.
+	return client.New(client.WithHTTPClient(&http.Client{Transport: tr}), client.WithHost(o.Host),
+		client.WithDialContext(dial), client.WithScheme(scheme), version)
 }
 
 func tlsConfig(o *TLSOptions) (*tls.Config, error) {
@@ -181,34 +185,27 @@ func tlsConfig(o *TLSOptions) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// idleDeadlineConn sets a read deadline before every read, so a stream
-// that stops delivering fails instead of blocking its reader forever.
-type idleDeadlineConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (c *idleDeadlineConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Read(p)
-}
-
-// Close closes both HTTP clients' idle connections.
+// Close closes the control client's idle connections (a log stream's
+// connection is closed with its body).
 func (c *Client) Close() error {
-	return errors.Join(c.control.Close(), c.streams.Close())
+	return c.control.Close()
 }
 
 // Ping checks the daemon answers, negotiating the API version again so a
 // daemon upgraded or downgraded behind a reconnect is spoken to correctly.
 func (c *Client) Ping(ctx context.Context) error {
 	opts := client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}
-	if _, err := c.control.Ping(ctx, opts); err != nil {
-		return err
-	}
-	_, err := c.streams.Ping(ctx, opts)
+	_, err := c.control.Ping(ctx, opts)
 	return err
+}
+
+// HostName returns the daemon's host name.
+func (c *Client) HostName(ctx context.Context) (string, error) {
+	res, err := c.control.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", err
+	}
+	return res.Info.Name, nil
 }
 
 // List returns every container, running or not.
@@ -242,7 +239,7 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		return Container{}, err
 	}
 	ct := res.Container
-	out := Container{ID: ct.ID, Name: strings.TrimPrefix(ct.Name, "/")}
+	out := Container{ID: ct.ID, Name: strings.TrimPrefix(ct.Name, "/"), ImageID: ct.Image}
 	if ct.Config != nil {
 		out.Image, out.TTY, out.Labels = ct.Config.Image, ct.Config.Tty, ct.Config.Labels
 	}
@@ -256,20 +253,26 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 
 // Logs opens a log stream of stdout and stderr with timestamps.
 func (c *Client) Logs(ctx context.Context, id string, o LogsOptions) (io.ReadCloser, error) {
-	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: o.Follow}
+	q := url.Values{"stdout": {"1"}, "stderr": {"1"}, "timestamps": {"1"}}
+	if o.Follow {
+		q.Set("follow", "1")
+	}
 	if o.Since > 0 {
-		opts.Since = FormatUnixNano(o.Since)
+		q.Set("since", FormatUnixNano(o.Since))
 	}
 	if o.Tail > 0 {
-		opts.Tail = strconv.Itoa(o.Tail)
+		q.Set("tail", strconv.Itoa(o.Tail))
 	}
-	return c.streams.ContainerLogs(ctx, id, opts)
+	return c.streams.get(ctx, "/containers/"+url.PathEscape(id)+"/logs", q)
 }
 
-// Events follows container lifecycle events.
+// Events follows container lifecycle events. Podman's Docker-compatible
+// API filters on its own event names ("died" for die) and ends a container
+// with "remove", not "destroy"; Docker accepts (and never matches) the
+// extra names.
 func (c *Client) Events(ctx context.Context, since int64) (EventStream, error) {
 	f := make(client.Filters).Add("type", "container").
-		Add("event", "create", "start", "restart", "die", "destroy", "rename")
+		Add("event", "create", "start", "restart", "die", "died", "destroy", "remove", "rename")
 	if len(c.labels) > 0 {
 		f = f.Add("label", c.labels...)
 	}
@@ -302,7 +305,19 @@ func convertEvent(m events.Message) Event {
 	if t == 0 {
 		t = m.Time * 1e9
 	}
-	return Event{Action: string(m.Action), ID: m.Actor.ID, Name: strings.TrimPrefix(m.Actor.Attributes["name"], "/"), Time: t}
+	return Event{Action: normalAction(string(m.Action)), ID: m.Actor.ID, Name: strings.TrimPrefix(m.Actor.Attributes["name"], "/"), Time: t}
+}
+
+// normalAction names Podman's events as Docker does: "remove" is destroy,
+// "died" (its internal name) is die.
+func normalAction(a string) string {
+	switch a {
+	case "remove":
+		return "destroy"
+	case "died":
+		return "die"
+	}
+	return a
 }
 
 // parseAPITime reads an RFC 3339 time of the API as unix nanoseconds; the
@@ -327,8 +342,12 @@ func FormatUnixNano(ns int64) string {
 
 // IsGone reports a container that no longer exists or is being removed
 // (HTTP 404 or 409): its monitor ends.
+// Podman answers a request on a container removed meanwhile with HTTP 500
+// or, on a logs stream, an error object, saying "no such container".
 func IsGone(err error) bool {
-	return cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err)
+	return cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) ||
+		err != nil && (strings.Contains(err.Error(), "no such container") ||
+			strings.Contains(err.Error(), "has already been removed")) // Podman
 }
 
 // IsUnreadable reports a container whose log driver cannot be read through
@@ -339,7 +358,7 @@ func IsUnreadable(err error) bool {
 
 // IsConnectionFailed reports that the daemon could not be reached at all.
 func IsConnectionFailed(err error) bool {
-	return client.IsErrConnectionFailed(err)
+	return client.IsErrConnectionFailed(err) || errors.As(err, new(connectError))
 }
 
 // IsTimeout reports an idle read deadline expiry on a stream.

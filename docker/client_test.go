@@ -12,36 +12,16 @@ import (
 // The client dials the configured unix socket itself (the transport hands
 // the dialer "<path>:80"), and its streams carry the idle read deadline.
 func TestClientDialsUnixSocketWithIdleDeadline(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("API-Version", "1.41")
-		w.Write([]byte("OK"))
-	})
 	stall := make(chan struct{})
 	mux.HandleFunc("/v1.41/containers/abc/logs", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
 		<-stall // headers, then silence
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	defer srv.Close()
 	defer close(stall)
-
-	c, err := New(Options{Host: "unix://" + sock, StreamIdleTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := fakeDaemon(t, mux, 200*time.Millisecond)
 	ctx := context.Background()
-	if err := c.Ping(ctx); err != nil {
-		t.Fatalf("ping over the unix socket: %v", err)
-	}
 	body, err := c.Logs(ctx, "abc", LogsOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
@@ -55,4 +35,31 @@ func TestClientDialsUnixSocketWithIdleDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("idle deadline took %s", d)
 	}
+}
+
+// fakeDaemon serves mux, plus /_ping at API 1.41, on a unix socket until
+// the test ends, and returns a pinged client of it.
+func fakeDaemon(t *testing.T, mux *http.ServeMux, idle time.Duration) *Client {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("API-Version", "1.41")
+		w.Write([]byte("OK"))
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	c, err := New(Options{Host: "unix://" + sock, StreamIdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatalf("ping over the unix socket: %v", err)
+	}
+	return c
 }

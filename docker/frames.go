@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,9 +33,9 @@ type DaemonError struct{ Text string }
 func (e *DaemonError) Error() string { return "docker: daemon error in log stream: " + e.Text }
 
 // FrameReader reads the 8-byte-header frames of a non-TTY log stream:
-// [type, 0, 0, 0, length uint32 BE] then length bytes. It reads through a
-// large buffer so one wake-up serves many frames (the daemon writes one
-// frame per log line).
+// [type, 0, 0, 0, length uint32 BE] then length bytes. Its buffer is small:
+// the connection below reads in large batches (Client's streamReadBuffer),
+// and every followed container holds one FrameReader.
 type FrameReader struct {
 	r     *bufio.Reader
 	max   int
@@ -45,7 +46,7 @@ type FrameReader struct {
 // NewFrameReader reads frames from r, refusing any that declares more than
 // max payload bytes.
 func NewFrameReader(r io.Reader, max int) *FrameReader {
-	return &FrameReader{r: bufio.NewReaderSize(r, 64*1024), max: max}
+	return &FrameReader{r: bufio.NewReaderSize(r, 4096), max: max}
 }
 
 // Next returns the next frame's stream type (1 stdout, 2 stderr) and
@@ -63,6 +64,15 @@ func (f *FrameReader) Next() (byte, []byte, error) {
 		return 0, nil, err
 	}
 	typ := f.hdr[0]
+	if typ == '{' {
+		// Podman reports a failure after its headers as a JSON object
+		// ({"cause":"no such container",...}) in place of a frame.
+		rest, _ := f.r.Peek(min(f.r.Buffered(), 4096))
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			rest = rest[:i]
+		}
+		return 0, nil, &DaemonError{Text: string(f.hdr[:]) + string(rest)}
+	}
 	if typ > frameSystem || f.hdr[1]|f.hdr[2]|f.hdr[3] != 0 {
 		return 0, nil, fmt.Errorf("%w: % x", ErrBadFrame, f.hdr)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Stream is the output stream of a log line.
@@ -39,7 +40,8 @@ type Entry struct {
 
 // LogReader turns a logs response (requested with timestamps) into lines.
 // It merges the chunks of a line longer than 16 KiB: consecutive chunks of
-// one stream with the same timestamp, all but the last without a newline.
+// one stream with the same timestamp, all but the last without a newline
+// (Podman: 8 KiB, see WholeSecond).
 type LogReader struct {
 	tty     bool
 	maxLine int
@@ -47,6 +49,7 @@ type LogReader struct {
 	raw     *bufio.Reader // TTY
 	lines   [3]lineBuf    // indexed by Stream
 	ready   Stream        // a complete line held back behind the one just returned
+	pm      *podmanTTY    // TTY stream of whole-second stamps (Podman)
 }
 
 type lineBuf struct {
@@ -88,7 +91,7 @@ func (lr *LogReader) Next() (Entry, error) {
 		}
 		complete := len(payload) > 0 && payload[len(payload)-1] == '\n'
 		l := &lr.lines[s]
-		if l.open && l.time != ts {
+		if l.open && l.time != ts && !(WholeSecond(l.time) && WholeSecond(ts) && ts > l.time) {
 			// The held line ended without a newline (a final line, or a
 			// daemon that drops it); it is a line of its own.
 			prev := lr.take(s, true)
@@ -104,6 +107,14 @@ func (lr *LogReader) Next() (Entry, error) {
 		}
 	}
 }
+
+// WholeSecond reports a timestamp without a fraction: Podman before 5.8
+// stamps lines in whole seconds, and stamps each chunk of a long line (cut
+// at 8 KiB) on its own, so a line's chunks may straddle a second. Such a
+// chunk continues the held line however its stamp differs (Podman's own
+// `podman logs` merges them alike); Docker stamps every chunk of a line
+// alike, so a different stamp there ends the held line.
+func WholeSecond(ts int64) bool { return ts%1e9 == 0 }
 
 // Flush returns the lines still held for want of their last chunk, for a
 // stream that has ended for good (the container stopped). Their buffers
@@ -183,6 +194,9 @@ func (lr *LogReader) chunk() (Stream, int64, []byte, error) {
 // at its newline, or after chunkSize bytes (a partial chunk of a long line,
 // followed by the next chunk's own timestamp).
 func (lr *LogReader) ttyChunk() (Stream, int64, []byte, error) {
+	if lr.pm != nil {
+		return lr.pm.chunk()
+	}
 	prefix, err := lr.raw.ReadSlice(' ')
 	if err != nil {
 		if err == io.EOF && len(prefix) == 0 {
@@ -196,6 +210,10 @@ func (lr *LogReader) ttyChunk() (Stream, int64, []byte, error) {
 	ts, err := ParseTimestamp(prefix[:len(prefix)-1])
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("%w: %q", err, truncateForLog(prefix))
+	}
+	if WholeSecond(ts) && len(prefix) == podmanStampLen {
+		lr.pm = &podmanTTY{r: lr.raw, ts: ts}
+		return lr.pm.chunk()
 	}
 	// The reader's buffer is chunkSize bytes, so ReadSlice returns a full
 	// chunk as ErrBufferFull when no newline comes within it.
@@ -211,4 +229,130 @@ func truncateForLog(b []byte) []byte {
 		return b[:64]
 	}
 	return b
+}
+
+// podmanStampLen is the length of Podman's whole-second prefix with its
+// space: "2006-01-02T15:04:05Z ".
+const podmanStampLen = 21
+
+// podmanTTY reads a TTY stream of Podman before 5.8. Podman stamps every
+// chunk its conmon read from the terminal, parts of lines included (a
+// terminal hands over at most 4 KiB at a time, and a fast writer's lines at
+// any point), and sends a part without a newline: the next chunk's stamp
+// follows inside the line. So a payload ends at its newline or at the next
+// stamp, found by its form (a line that itself holds a whole-second UTC
+// stamp followed by a space, within the hour after its chunk's, is cut
+// there: the API offers nothing better to tell them apart).
+type podmanTTY struct {
+	r   *bufio.Reader
+	buf []byte // read, not yet returned
+	ts  int64  // the current chunk's stamp; -1: buf starts with a stamp
+	eof error
+}
+
+func (p *podmanTTY) chunk() (Stream, int64, []byte, error) {
+	for {
+		if p.ts < 0 {
+			if len(p.buf) < podmanStampLen {
+				if err := p.fill(); err != nil {
+					if err == io.EOF && len(p.buf) > 0 {
+						return 0, 0, nil, fmt.Errorf("%w: %q", ErrBadTimestamp, truncateForLog(p.buf))
+					}
+					return 0, 0, nil, err
+				}
+				continue
+			}
+			ts, ok := p.stampAt(p.buf, -1)
+			if !ok {
+				return 0, 0, nil, fmt.Errorf("%w: %q", ErrBadTimestamp, truncateForLog(p.buf[:podmanStampLen]))
+			}
+			p.ts, p.buf = ts, p.buf[podmanStampLen:]
+		}
+		end := bytes.IndexByte(p.buf, '\n') + 1 // 0: none yet
+		search := p.buf
+		if end > 0 {
+			search = p.buf[:end]
+		}
+		if i := p.nextStamp(search); i >= 0 {
+			return p.take(i, true)
+		}
+		if end > 0 {
+			return p.take(end, true) // a stamp follows a newline
+		}
+		// Neither yet: hand over what cannot start a stamp, to bound the
+		// buffer (the line goes on under the same stamp), or read more.
+		if keep := podmanStampLen - 1; len(p.buf) >= chunkSize+keep {
+			return p.take(len(p.buf)-keep, false)
+		}
+		if err := p.fill(); err != nil {
+			if err == io.EOF && len(p.buf) > 0 {
+				return p.take(len(p.buf), false) // a final line without newline
+			}
+			return 0, 0, nil, err
+		}
+	}
+}
+
+// take returns the first n bytes of buf as the current chunk's payload;
+// stamp says a stamp follows them.
+func (p *podmanTTY) take(n int, stamp bool) (Stream, int64, []byte, error) {
+	ts := p.ts
+	payload := p.buf[:n:n]
+	p.buf = p.buf[n:]
+	if stamp {
+		p.ts = -1
+	}
+	return Stdout, ts, payload, nil
+}
+
+// fill reads more into buf, keeping what was not returned yet.
+func (p *podmanTTY) fill() error {
+	if p.eof != nil {
+		return p.eof
+	}
+	if cap(p.buf)-len(p.buf) < chunkSize {
+		nb := make([]byte, len(p.buf), len(p.buf)+2*chunkSize)
+		copy(nb, p.buf)
+		p.buf = nb
+	}
+	n, err := p.r.Read(p.buf[len(p.buf):cap(p.buf)])
+	p.buf = p.buf[:len(p.buf)+n]
+	if err != nil {
+		p.eof = err
+		if n > 0 {
+			return nil
+		}
+	}
+	return err
+}
+
+// nextStamp finds a chunk's stamp inside b: the form, at or up to an hour
+// after the current chunk's.
+func (p *podmanTTY) nextStamp(b []byte) int {
+	for from := 0; ; {
+		i := bytes.Index(b[from:], []byte("Z "))
+		if i < 0 {
+			return -1
+		}
+		start := from + i + 2 - podmanStampLen
+		if start >= 0 {
+			if _, ok := p.stampAt(b[start:], p.ts); ok {
+				return start
+			}
+		}
+		from += i + 1
+	}
+}
+
+// stampAt parses a whole-second prefix at the start of b; after >= 0, it
+// must be within the hour from after.
+func (p *podmanTTY) stampAt(b []byte, after int64) (int64, bool) {
+	if len(b) < podmanStampLen || b[podmanStampLen-1] != ' ' {
+		return 0, false
+	}
+	ts, ok := parseDockerTimestamp(b[:podmanStampLen-1])
+	if !ok || (after >= 0 && (ts < after || ts > after+int64(time.Hour))) {
+		return 0, false
+	}
+	return ts, true
 }

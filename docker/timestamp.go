@@ -27,7 +27,14 @@ func ParseTimestamp(b []byte) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// parseDockerTimestamp parses Docker's form, and Podman's whole seconds
+// before 5.8 ("2006-01-02T15:04:05Z"), by hand.
 func parseDockerTimestamp(b []byte) (int64, bool) {
+	if len(b) == 20 && b[19] == 'Z' { // Podman: no fraction
+		var full [30]byte
+		copy(full[copy(full[:], b[:19]):], ".000000000Z")
+		b = full[:]
+	}
 	if len(b) != 30 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' ||
 		b[16] != ':' || b[19] != '.' || b[29] != 'Z' {
 		return 0, false

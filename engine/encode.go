@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
@@ -11,6 +12,13 @@ import (
 // reflective encoder of a map costs many times more (BenchmarkEncode*).
 // Tests decode every shape with ugorji's codec to prove the bytes right.
 
+// The Compose labels whose values records carry as compose_project and
+// compose_service.
+const (
+	composeProjectLabel = "com.docker.compose.project"
+	composeServiceLabel = "com.docker.compose.service"
+)
+
 // containerMeta is the part of a record that is the same for every line
 // of a container, encoded once as msgpack key/value pairs.
 type containerMeta struct {
@@ -18,14 +26,47 @@ type containerMeta struct {
 	count int // number of key/value pairs in pairs
 }
 
-func newContainerMeta(id, name, image string) containerMeta {
+// newContainerMeta encodes a container's fields: its ID, name and image,
+// image_id, the host name, Compose project and service when it has their
+// labels, and under labels those of its labels attach selects (sorted).
+func newContainerMeta(c docker.Container, hostname string, attach func(key string) bool) containerMeta {
 	var m containerMeta
-	for _, kv := range [][2]string{{"container_id", id}, {"container_name", name}, {"image", image}} {
-		m.pairs = appendStr(m.pairs, kv[0])
-		m.pairs = appendStr(m.pairs, kv[1])
+	m.add("container_id", c.ID)
+	m.add("container_name", c.Name)
+	m.add("image", c.Image)
+	if c.ImageID != "" {
+		m.add("image_id", c.ImageID)
+	}
+	if hostname != "" {
+		m.add("hostname", hostname)
+	}
+	if v, ok := c.Labels[composeProjectLabel]; ok {
+		m.add("compose_project", v)
+	}
+	if v, ok := c.Labels[composeServiceLabel]; ok {
+		m.add("compose_service", v)
+	}
+	var keys []string
+	for k := range c.Labels {
+		if attach != nil && attach(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		m.pairs = appendStr(m.pairs, "labels")
+		m.pairs = appendMapHeader(m.pairs, len(keys))
+		for _, k := range keys {
+			m.pairs = appendStr(appendStr(m.pairs, k), c.Labels[k])
+		}
 		m.count++
 	}
 	return m
+}
+
+func (m *containerMeta) add(key, value string) {
+	m.pairs = appendStr(appendStr(m.pairs, key), value)
+	m.count++
 }
 
 // appendRecord appends one Fluent Bit record, [EventTime, map], to dst.

@@ -55,8 +55,13 @@ func decodeRecords(t testing.TB, buf []byte) []decodedRecord {
 	return out
 }
 
+// benchContainer is a container as most records describe it: no labels
+// attached, an image ID and a host name.
+var benchContainer = docker.Container{ID: strings.Repeat("ab", 32), Name: "web-1", Image: "loggen:test",
+	ImageID: "sha256:" + strings.Repeat("cd", 32)}
+
 func TestAppendRecordDecodes(t *testing.T) {
-	meta := newContainerMeta(strings.Repeat("ab", 32), "web-1", "loggen:test")
+	meta := newContainerMeta(benchContainer, "docker-host-1", nil)
 	lines := []docker.Entry{
 		{Stream: docker.Stdout, Time: 1764338400123456789, Line: []byte("hello")},
 		{Stream: docker.Stderr, Time: 1764338400000000001, Line: []byte("")},
@@ -78,6 +83,7 @@ func TestAppendRecordDecodes(t *testing.T) {
 		want := map[string]any{
 			"log": string(e.Line), "stream": e.Stream.String(),
 			"container_id": strings.Repeat("ab", 32), "container_name": "web-1", "image": "loggen:test",
+			"image_id": "sha256:" + strings.Repeat("cd", 32), "hostname": "docker-host-1",
 		}
 		if e.Truncated {
 			want["truncated"] = true
@@ -88,11 +94,42 @@ func TestAppendRecordDecodes(t *testing.T) {
 	}
 }
 
+// TestContainerMetaFields: Compose labels become compose_project and
+// compose_service; the labels the labels key selects form a map; a
+// container without them gets neither.
+func TestContainerMetaFields(t *testing.T) {
+	c := benchContainer
+	c.Labels = map[string]string{
+		"com.docker.compose.project": "shop", "com.docker.compose.service": "web",
+		"com.example.team": "payments", "com.example.tier": "front", "other": "x",
+	}
+	attach := func(k string) bool { return strings.HasPrefix(k, "com.example.") }
+	meta := newContainerMeta(c, "h1", attach)
+	got := decodeRecords(t, appendRecord(nil, benchEntry, &meta))[0].Fields
+	want := map[string]any{
+		"log": string(benchEntry.Line), "stream": "stdout", "container_id": c.ID, "container_name": "web-1",
+		"image": "loggen:test", "image_id": c.ImageID, "hostname": "h1",
+		"compose_project": "shop", "compose_service": "web",
+		"labels": map[any]any{"com.example.team": "payments", "com.example.tier": "front"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("record fields\n got %v\nwant %v", got, want)
+	}
+
+	bare := newContainerMeta(docker.Container{ID: "x", Name: "n", Image: "i", Labels: map[string]string{"a": "b"}}, "", attach)
+	got = decodeRecords(t, appendRecord(nil, benchEntry, &bare))[0].Fields
+	for _, k := range []string{"image_id", "hostname", "compose_project", "compose_service", "labels"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("field %s present on a container without it: %v", k, got)
+		}
+	}
+}
+
 var benchEntry = docker.Entry{Stream: docker.Stdout, Time: 1764338400123456789,
 	Line: []byte("2026-11-28 14:00:00 INFO request served path=/api/v1/items status=200 duration=1.2ms user=42 ok")}
 
 func BenchmarkEncodeRecord(b *testing.B) {
-	meta := newContainerMeta(strings.Repeat("ab", 32), "web-1", "loggen:test")
+	meta := newContainerMeta(benchContainer, "docker-host-1", nil)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
@@ -117,7 +154,8 @@ func BenchmarkEncodeRecordUgorji(b *testing.B) {
 		binary.BigEndian.PutUint32(ts[4:], uint32(benchEntry.Time%1e9))
 		rec := []any{codec.RawExt{Tag: 0, Data: ts}, map[string]any{
 			"log": benchEntry.Line, "stream": "stdout", "container_id": strings.Repeat("ab", 32),
-			"container_name": "web-1", "image": "loggen:test",
+			"container_name": "web-1", "image": "loggen:test", "image_id": benchContainer.ImageID,
+			"hostname": "docker-host-1",
 		}}
 		if err := enc.Encode(rec); err != nil {
 			b.Fatal(err)

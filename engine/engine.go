@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker-logs/docker_logs/conf"
@@ -48,10 +50,24 @@ type Engine struct {
 	// skipped are containers the filters leave out (not monitored).
 	skipped map[string]bool
 	selfID  string // the container the plugin runs in, if any, unless include_self
-	stopped bool
+	// hostname is every record's hostname field: the key, else the
+	// daemon's host name once discovery has asked for it.
+	hostname string
+	// unreachable holds back the repeats of "cannot reach the daemon".
+	unreachable repeatLimiter
+	stopped     bool
 	// eventsSince is the time of the last event seen, to replay from when
 	// the events stream is reopened.
 	eventsSince int64
+
+	daemonUp atomic.Bool // the daemon answered discovery's last call
+	metrics  *metrics
+	status   *statusServer // nil without status_listen
+	// pausedSince is when Fluent Bit paused the input (zero: running);
+	// pausedTotal the time of the pauses that ended.
+	pauseMu     sync.Mutex
+	pausedSince time.Time
+	pausedTotal time.Duration
 
 	out      []byte // the last collect's buffer, reused
 	inflight []mark // positions of the records handed over, until acknowledged
@@ -74,7 +90,7 @@ func NewClient(cfg conf.Config) (*docker.Client, error) {
 // New makes an engine reading through api; Start starts it.
 func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, name: name, api: api, log: log,
 		buf:         NewBuffer(int(cfg.BufferMaxSize)),
 		callTimeout: min(maxCallTimeout, cfg.HeartbeatTimeout/2),
@@ -82,11 +98,19 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 		cancel:      cancel,
 		monitors:    map[string]*monitor{},
 	}
+	e.metrics = newMetrics(e)
+	return e
 }
 
-// Start starts discovery. It never fails: an unreachable daemon is logged
-// and retried until it appears.
-func (e *Engine) Start() {
+// Start starts discovery, and the status endpoint when configured. It fails
+// only when status_listen cannot be bound (then nothing is started): an
+// unreachable daemon is logged and retried until it appears.
+func (e *Engine) Start() error {
+	if e.cfg.StatusListen != "" {
+		if err := e.serveStatus(); err != nil {
+			return fmt.Errorf("invalid status_listen %q: %w", e.cfg.StatusListen, err)
+		}
+	}
 	e.start = time.Now().UnixNano()
 	if !e.cfg.IncludeSelf {
 		if e.selfID = docker.SelfContainerID(); e.selfID != "" {
@@ -101,6 +125,7 @@ func (e *Engine) Start() {
 		})
 	}
 	e.sup.start("discovery", e.discover)
+	return nil
 }
 
 // liveIDs lists the containers being monitored.
@@ -127,6 +152,8 @@ func (e *Engine) Collect() []byte {
 	if len(e.inflight) == n {
 		return nil
 	}
+	e.stats.Collects.Add(1)
+	e.metrics.observeDelivery(e.inflight[n:], time.Now())
 	return e.out
 }
 
@@ -169,8 +196,35 @@ func (e *Engine) Ack() {
 }
 
 // Pause stops all reading from Docker until Resume; both are idempotent.
-func (e *Engine) Pause()  { e.buf.SetPaused(true) }
-func (e *Engine) Resume() { e.buf.SetPaused(false) }
+func (e *Engine) Pause() {
+	e.pauseMu.Lock()
+	if e.pausedSince.IsZero() {
+		e.pausedSince = time.Now()
+	}
+	e.pauseMu.Unlock()
+	e.buf.SetPaused(true)
+}
+
+func (e *Engine) Resume() {
+	e.pauseMu.Lock()
+	if !e.pausedSince.IsZero() {
+		e.pausedTotal += time.Since(e.pausedSince)
+		e.pausedSince = time.Time{}
+	}
+	e.pauseMu.Unlock()
+	e.buf.SetPaused(false)
+}
+
+// pausedFor is how long the input has been paused in all.
+func (e *Engine) pausedFor() time.Duration {
+	e.pauseMu.Lock()
+	defer e.pauseMu.Unlock()
+	d := e.pausedTotal
+	if !e.pausedSince.IsZero() {
+		d += time.Since(e.pausedSince)
+	}
+	return d
+}
 
 // Stop ends every goroutine of the engine, waiting at most stopTimeout,
 // and closes the client. It is idempotent.
@@ -193,6 +247,9 @@ func (e *Engine) Stop() {
 	case <-done:
 	case <-time.After(stopTimeout):
 		e.log.Errorf("stop: goroutines still running after %s", stopTimeout)
+	}
+	if e.status != nil {
+		e.status.stop()
 	}
 	if e.pos != nil {
 		if err := e.pos.flush(live); err != nil {
@@ -228,7 +285,10 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 	err := e.api.Ping(pingCtx)
 	cancel()
 	if err != nil {
-		e.log.Warnf("docker at %s: cannot reach the daemon: %v; retrying", docker.HostLabel(e.cfg.DockerHost), err)
+		e.daemonUp.Store(false)
+		if ok, held := e.unreachable.allow(err.Error(), time.Now()); ok {
+			e.log.Warnf("docker at %s: cannot reach the daemon: %v; retrying%s", docker.HostLabel(e.cfg.DockerHost), err, held)
+		}
 		return fmt.Errorf("cannot reach the daemon: %w", err)
 	}
 	evCtx, cancelEvents := context.WithCancel(ctx)
@@ -247,7 +307,10 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 	if err != nil {
 		return e.lost(fmt.Errorf("listing containers: %w", err))
 	}
+	e.resolveHostname(ctx)
 	e.reconcile(list)
+	e.daemonUp.Store(true)
+	e.unreachable.reset()
 	e.log.Infof("connected to docker at %s: %d containers", docker.HostLabel(e.cfg.DockerHost), len(list))
 	t.Beat()
 
@@ -312,8 +375,44 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 	}
 }
 
+// resolveHostname settles the records' hostname field, before the first
+// monitor starts: the hostname key, else the daemon's name (the machine
+// the containers run on, wherever Fluent Bit runs), else Fluent Bit's host
+// name when the daemon does not say.
+func (e *Engine) resolveHostname(ctx context.Context) {
+	e.mu.Lock()
+	known := e.hostname != ""
+	e.mu.Unlock()
+	if known {
+		return
+	}
+	name := e.cfg.Hostname
+	if name == "" {
+		ictx, cancel := context.WithTimeout(ctx, e.callTimeout)
+		var err error
+		if name, err = e.api.HostName(ictx); err != nil || name == "" {
+			e.log.Debugf("the daemon did not give its host name (%v); records carry this host's", err)
+			name, _ = os.Hostname()
+		}
+		cancel()
+	}
+	e.mu.Lock()
+	e.hostname = name
+	e.mu.Unlock()
+}
+
+// containerMeta encodes the fields every record of a container carries.
+func (e *Engine) containerMeta(c docker.Container) containerMeta {
+	e.mu.Lock()
+	hostname := e.hostname
+	e.mu.Unlock()
+	return newContainerMeta(c, hostname, e.cfg.AttachesLabel)
+}
+
 func (e *Engine) lost(err error) error {
+	e.daemonUp.Store(false)
 	if e.ctx.Err() == nil {
+		e.stats.Reconnects.Add(1)
 		e.log.Warnf("docker at %s: %v; reconnecting", docker.HostLabel(e.cfg.DockerHost), err)
 	}
 	return err

@@ -142,6 +142,13 @@ func (f *fakeAPI) Ping(ctx context.Context) error {
 	return nil
 }
 
+func (f *fakeAPI) HostName(ctx context.Context) (string, error) {
+	if err := f.Ping(ctx); err != nil {
+		return "", err
+	}
+	return "fake-docker-host", nil
+}
+
 func (f *fakeAPI) List(ctx context.Context) ([]docker.Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

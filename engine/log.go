@@ -52,3 +52,41 @@ func (l *Logger) Errorf(format string, args ...any) { l.logf(conf.LevelError, fo
 func (l *Logger) Warnf(format string, args ...any)  { l.logf(conf.LevelWarn, format, args...) }
 func (l *Logger) Infof(format string, args ...any)  { l.logf(conf.LevelInfo, format, args...) }
 func (l *Logger) Debugf(format string, args ...any) { l.logf(conf.LevelDebug, format, args...) }
+
+// repeatInterval is how often a message that keeps repeating gets through
+// (a variable for the tests).
+var repeatInterval = time.Minute
+
+// repeatLimiter lets a repeating message (a container's retried error, an
+// unreachable daemon) through once per repeatInterval, and says how many
+// repeats it held back meanwhile. A different message gets through at once.
+type repeatLimiter struct {
+	mu   sync.Mutex
+	key  string
+	last time.Time
+	held int
+}
+
+// allow reports whether the message keyed key is logged now, with a
+// suffix counting the repeats held back since it last was.
+func (r *repeatLimiter) allow(key string, now time.Time) (bool, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if key == r.key && now.Sub(r.last) < repeatInterval {
+		r.held++
+		return false, ""
+	}
+	suffix := ""
+	if key == r.key && r.held > 0 {
+		suffix = fmt.Sprintf(" (repeated %d times since %s)", r.held, r.last.Format("15:04:05"))
+	}
+	r.key, r.last, r.held = key, now, 0
+	return true, suffix
+}
+
+// reset forgets the last message: the trouble is over.
+func (r *repeatLimiter) reset() {
+	r.mu.Lock()
+	r.key, r.held = "", 0
+	r.mu.Unlock()
+}

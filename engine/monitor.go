@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,12 @@ const (
 // resume point; it is reopened at once with a wider bound.
 var errWidenTail = errors.New("tail bound missed the resume point")
 
+// errQuiet is a followed stream that got no response before its idle
+// timeout: Podman sends a follow's response headers only with its first
+// line, so a container with nothing to replay and nothing new is silent
+// there. It is reopened like an idle stream: normal, not an error.
+var errQuiet = errors.New("no line and no response headers yet")
+
 // monitor follows the logs of one container for as long as it exists:
 // through its stops and restarts, resuming each new stream exactly where
 // the last delivered line left off.
@@ -45,7 +52,10 @@ type monitor struct {
 	mu        sync.Mutex
 	name      string // a rename's new name, to apply to the next records
 	destroyed bool
-	renamed   atomic.Bool // name is set: checked once per line without the lock
+	renamed   atomic.Bool            // name is set: checked once per line without the lock
+	shownName atomic.Pointer[string] // the name records carry now, for metrics
+	counts    streamCounts
+	retries   repeatLimiter // holds back a retried error's repeats
 
 	// The rest belongs to the monitor's task alone; it survives the task's
 	// restarts.
@@ -69,10 +79,56 @@ type anchor struct {
 	stream docker.Stream
 	time   int64
 	hash   uint64
+	// With whole-second stamps (Podman before 5.8) one (stream, time, hash)
+	// may be many lines, and a reopened stream may start inside a long
+	// line (Podman stamps each chunk on its own, so since can fall between
+	// a line's chunks): the anchor is then the n-th line of that (stream,
+	// time, hash), counted as a replay reads them (a partial line never
+	// shares a whole line's hash), and at is where each stream's cursor
+	// stood when it was delivered (time, lines at that time), so the
+	// cursors count on exactly from the anchor (cursor.next).
+	n  int
+	at [3]struct {
+		time  int64
+		count int
+	}
 }
 
+// coarse reports an anchor at a whole second (see anchor.n).
+func (a anchor) coarse() bool { return a.valid && docker.WholeSecond(a.time) }
+
+// is reports whether a line read is the anchor (at nanosecond stamps).
 func (a anchor) is(s docker.Stream, ts int64, h uint64) bool {
 	return a.valid && a.stream == s && a.time == ts && a.hash == h
+}
+
+// newAnchor makes the line of stream s at ts with hash h, just recorded in
+// cursors, the anchor.
+func newAnchor(s docker.Stream, ts int64, h uint64, cursors *[3]cursor) anchor {
+	a := anchor{valid: true, stream: s, time: ts, hash: h}
+	if docker.WholeSecond(ts) {
+		for _, x := range cursors[s].hashes {
+			if x == h {
+				a.n++
+			}
+		}
+		a.n--
+		for i := range cursors {
+			a.at[i].time, a.at[i].count = cursors[i].time, len(cursors[i].hashes)
+		}
+	}
+	return a
+}
+
+// found sets the cursors' counts as they stood at the anchor, which a
+// replay has just read.
+func (a anchor) found(cursors *[3]cursor) {
+	for i := range cursors {
+		cursors[i].seen = 0
+		if cursors[i].time == a.at[i].time {
+			cursors[i].seen = a.at[i].count
+		}
+	}
 }
 
 func newMonitor(e *Engine, id string) *monitor {
@@ -168,6 +224,7 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			return nil
 		case err == nil:
 			b.reset()
+			m.retries.reset()
 		case errors.Is(err, errWidenTail):
 			m.e.stats.Widened.Add(1)
 		case docker.IsGone(err):
@@ -178,6 +235,10 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			return nil
 		case docker.IsTimeout(err):
 			log.Debugf("container %s: log stream idle for %s, reopening", shortID(m.id), m.e.cfg.StreamIdleTimeout)
+		case errors.Is(err, errQuiet):
+			// Podman: a quiet container, not a stuck task.
+			log.Debugf("container %s: no line yet on its log stream, reopening", shortID(m.id))
+			t.Beat()
 		default:
 			m.logRetry("reading logs", err)
 			t.wait(ctx, nil, b.delay())
@@ -186,25 +247,27 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 	return nil
 }
 
-// logRetry logs a failure about to be retried. While the daemon cannot be
-// reached at all the discovery loop says so once; each monitor only at
-// debug level.
+// logRetry logs a failure about to be retried, its repeats at most once
+// per repeatInterval. While the daemon cannot be reached at all the
+// discovery loop says so; each monitor only at debug level.
 func (m *monitor) logRetry(what string, err error) {
 	if docker.IsConnectionFailed(err) {
 		m.e.log.Debugf("container %s (%s): %s: %v; retrying", shortID(m.id), m.info.Name, what, err)
 		return
 	}
-	m.e.log.Warnf("container %s (%s): %s: %v; retrying", shortID(m.id), m.info.Name, what, err)
+	msg := fmt.Sprintf("%s: %v", what, err)
+	if ok, held := m.retries.allow(msg, time.Now()); ok {
+		m.e.log.Warnf("container %s (%s): %s; retrying%s", shortID(m.id), m.info.Name, msg, held)
+	}
 }
 
 // setInfo takes the container's description, and on first sight decides
 // where reading starts: from its first line for a container created after
 // the engine started (or with read_from_head), else from the engine's start.
 func (m *monitor) setInfo(info docker.Container) {
-	if info.Name != m.info.Name || info.Image != m.info.Image || m.meta.count == 0 {
-		m.meta = newContainerMeta(info.ID, info.Name, info.Image)
-	}
 	m.info = info
+	m.meta = m.e.containerMeta(info)
+	m.shownName.Store(&info.Name)
 	if !m.started {
 		m.started = true
 		if m.e.pos != nil {
@@ -238,6 +301,13 @@ func (m *monitor) oldestCursor() int64 {
 // the cursor; a container read from its first line is read whole.
 func (m *monitor) resumePoint() (since int64, tail int) {
 	switch {
+	case m.anchor.coarse():
+		// Podman: no tail bound. Its follow with a tail reads the last
+		// lines, then follows from the end of the file, and loses what was
+		// written in between (4.3's GetLogFile). Its since is exclusive and
+		// compares the log's nanosecond stamps: this replays the anchor's
+		// second whole.
+		return max(m.anchor.time-resumeMargin, 1), 0
 	case m.anchor.valid:
 		return max(m.anchor.time-resumeMargin, 1), m.tail
 	case m.oldestCursor() == 0:
@@ -264,14 +334,29 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	since, tail := m.resumePoint()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The daemon answers at once with headers; bound the wait all the same.
-	noHeaders := time.AfterFunc(m.e.callTimeout, cancel)
+	// Docker answers at once with headers; bound the wait all the same.
+	// Podman answers a follow only with its first line: on a container
+	// with nothing to send, the wait ends like an idle stream (errQuiet).
+	wait := m.e.callTimeout
+	if idle := m.e.cfg.StreamIdleTimeout; follow && idle > 0 {
+		wait = min(wait, idle)
+	}
+	asked := time.Now()
+	noHeaders := time.AfterFunc(wait, cancel)
 	body, err := m.e.api.Logs(sctx, m.id, docker.LogsOptions{Since: since, Follow: follow, Tail: tail})
-	if !noHeaders.Stop() && ctx.Err() == nil {
+	expired := !noHeaders.Stop()
+	// The connection's idle deadline may also end the wait first.
+	if !expired && follow && err != nil && (docker.IsTimeout(err) || docker.IsConnectionFailed(err)) && time.Since(asked) >= wait {
+		expired = true
+	}
+	if expired && ctx.Err() == nil {
 		if err == nil {
 			body.Close()
 		}
-		return 0, fmt.Errorf("no response to the logs request within %s", m.e.callTimeout)
+		if follow {
+			return 0, errQuiet
+		}
+		return 0, fmt.Errorf("no response to the logs request within %s", wait)
 	}
 	if err != nil {
 		return 0, err
@@ -281,6 +366,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
 	opened := time.Now()
+	lifetime := jittered(m.e.cfg.StreamLifetime)
 	lr := docker.NewLogReader(body, m.info.TTY, int(m.e.cfg.MaxLineSize))
 	// With a tail bound, the resume point must come back before any new
 	// line, or the bound cut lines off. Without one, a resume point that
@@ -288,6 +374,11 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	resumed := tail == 0
 	anchorDue := m.anchor.valid
 	first := true
+	for s := range m.cursors {
+		m.cursors[s].restart()
+	}
+	coarse := m.anchor.coarse()
+	occ := 0 // lines read like the anchor (whole seconds)
 	for {
 		e, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -299,10 +390,31 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 		t.Beat()
 		h := hashLine(e.Line)
 		c := &m.cursors[e.Stream]
-		isNew := c.isNew(e.Time, h)
+		if coarse && anchorDue {
+			// Whole seconds: up to the anchor every line was delivered
+			// (one no newer than its stream's cursor), and the anchor
+			// sets the cursors' counts; a newer line before it is a gap.
+			if e.Stream == m.anchor.stream && e.Time == m.anchor.time && h == m.anchor.hash {
+				if occ == m.anchor.n {
+					anchorDue = false
+					m.anchor.found(&m.cursors)
+					m.e.stats.Duplicates.Add(1)
+					continue
+				}
+				occ++
+			}
+			if e.Time <= c.time {
+				m.e.stats.Duplicates.Add(1)
+				continue
+			}
+			anchorDue = false
+			m.reportGap(e.Time)
+		}
+		isNew := c.next(e.Time, h)
+		isAnchor := !coarse && m.anchor.is(e.Stream, e.Time, h)
 		if !resumed {
 			switch {
-			case m.anchor.is(e.Stream, e.Time, h), !m.anchor.valid && first && m.coversCursor(e):
+			case isAnchor, !m.anchor.valid && first && m.coversCursor(e):
 				resumed = true
 			case isNew, !m.anchor.valid:
 				m.widenTail()
@@ -310,7 +422,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 			}
 		}
 		first = false
-		if anchorDue && m.anchor.is(e.Stream, e.Time, h) {
+		if anchorDue && isAnchor {
 			anchorDue = false
 		}
 		if !isNew {
@@ -327,10 +439,11 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 			return delivered, err
 		}
 		if !held {
-			m.anchor = anchor{valid: true, stream: e.Stream, time: e.Time, hash: h}
+			m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)
 		}
 		delivered++
-		if follow && time.Since(opened) >= m.e.cfg.StreamLifetime {
+		if follow && time.Since(opened) >= lifetime {
+			m.e.stats.Rotations.Add(1)
 			break // a rotation: reopened where it ended
 		}
 	}
@@ -345,11 +458,20 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 					return delivered, err
 				}
 				delivered++
-				m.anchor = anchor{valid: true, stream: e.Stream, time: e.Time, hash: h}
+				m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)
 			}
 		}
 	}
 	return delivered, nil
+}
+
+// jittered is a stream's lifetime: stream_lifetime less up to a quarter,
+// at random, so the streams of containers started together (all of them,
+// at the plugin's start) do not all reopen in the same second, each
+// rotation a burst of requests to the daemon and of delayed lines (make
+// bench-scale, P4).
+func jittered(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
 func (m *monitor) widenTail() {
@@ -384,6 +506,8 @@ func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry, h uint64
 		ok, room := m.e.buf.TryPut(m.rec, mk)
 		if ok {
 			m.e.stats.Records.Add(1)
+			m.counts[e.Stream].records.Add(1)
+			m.counts[e.Stream].bytes.Add(int64(len(e.Line)))
 			return nil
 		}
 		if !t.wait(ctx, room, 0) {
@@ -401,8 +525,17 @@ func (m *monitor) applyRename() {
 	m.mu.Unlock()
 	if name != "" && name != m.info.Name {
 		m.info.Name = name
-		m.meta = newContainerMeta(m.info.ID, name, m.info.Image)
+		m.meta = m.e.containerMeta(m.info)
+		m.shownName.Store(&name)
 	}
+}
+
+// displayName is the container's name as its records carry it now.
+func (m *monitor) displayName() string {
+	if n := m.shownName.Load(); n != nil {
+		return *n
+	}
+	return ""
 }
 
 // waitDestroyed idles a monitor whose container cannot be read until the

@@ -65,6 +65,13 @@ type (
 		Stream string `json:"stream"`
 		Time   int64  `json:"time"`
 		Hash   uint64 `json:"hash"`
+		// Whole-second stamps (Podman): see anchor.
+		N  int    `json:"n,omitempty"`
+		At []dbAt `json:"at,omitempty"` // stdout, stderr
+	}
+	dbAt struct {
+		Time  int64 `json:"time"`
+		Count int   `json:"count"`
 	}
 )
 
@@ -104,7 +111,13 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 			if a.Stream == "stderr" {
 				s = docker.Stderr
 			}
-			pos.anchor = anchor{valid: true, stream: s, time: a.Time, hash: a.Hash}
+			pos.anchor = anchor{valid: true, stream: s, time: a.Time, hash: a.Hash, n: a.N}
+			for i, at := range a.At {
+				if i < 2 {
+					pos.anchor.at[docker.Stdout+docker.Stream(i)].time = at.Time
+					pos.anchor.at[docker.Stdout+docker.Stream(i)].count = at.Count
+				}
+			}
 		}
 		p.containers[id] = pos
 	}
@@ -166,11 +179,12 @@ func (p *positions) apply(marks []mark, at int64) {
 			}
 			pos.seen = at
 		}
-		if c := &pos.cursors[m.stream]; c.isNew(m.time, m.hash) {
+		c := &pos.cursors[m.stream]
+		if c.isNew(m.time, m.hash) {
 			c.add(m.time, m.hash)
 		}
 		if m.anchor {
-			pos.anchor = anchor{valid: true, stream: docker.Stream(m.stream), time: m.time, hash: m.hash}
+			pos.anchor = newAnchor(docker.Stream(m.stream), m.time, m.hash, &pos.cursors)
 		}
 	}
 }
@@ -206,6 +220,12 @@ func (p *positions) save() error {
 		}
 		if a := pos.anchor; a.valid {
 			c.Anchor = &dbAnchor{Stream: a.stream.String(), Time: a.time, Hash: a.hash}
+			if a.coarse() {
+				c.Anchor.N = a.n
+				for _, s := range []docker.Stream{docker.Stdout, docker.Stderr} {
+					c.Anchor.At = append(c.Anchor.At, dbAt{Time: a.at[s].time, Count: a.at[s].count})
+				}
+			}
 		}
 		f.Containers[id] = c
 	}

@@ -64,7 +64,10 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	}
 	log := NewLogger(name, cfg.PluginLogLevel)
 	e := New(cfg, name, api, log)
-	e.Start()
+	if err := e.Start(); err != nil {
+		api.Close()
+		return fail(err)
+	}
 	if r.byToken == nil {
 		r.byToken = map[uintptr]*Engine{}
 	}

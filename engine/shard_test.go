@@ -92,7 +92,7 @@ func TestEngineWarnsWhenCapped(t *testing.T) {
 	defer func(d time.Duration) { cappedFor = d }(cappedFor)
 	cappedFor = time.Second
 	api := newFakeAPI()
-	e, log := startEngineLog(t, api, "chunk_max_size", "2K", "buffer_max_size", "64K")
+	e, log := startEngineLog(t, api, "chunk_max_size", "4K", "buffer_max_size", "64K")
 	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "fast")
 	for i := 0; i < 20000; i++ {
@@ -105,8 +105,8 @@ func TestEngineWarnsWhenCapped(t *testing.T) {
 	start := time.Now()
 	for time.Since(start) < cappedFor+time.Second && !strings.Contains(log.String(), "chunk_max_size") {
 		buf := e.Collect()
-		if len(buf) < 1800 || len(buf) > 2000 {
-			t.Fatalf("a collect carried %d bytes; want 90-100%% of 2000", len(buf))
+		if len(buf) < 3600 || len(buf) > 4000 {
+			t.Fatalf("a collect carried %d bytes; want 90-100%% of 4000", len(buf))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -6,6 +6,9 @@ import "sync/atomic"
 type Stats struct {
 	Records    atomic.Int64 // lines delivered to the buffer
 	Streams    atomic.Int64 // log streams opened (the first and every reopen)
+	Rotations  atomic.Int64 // streams ended at stream_lifetime, to be reopened
+	Reconnects atomic.Int64 // times discovery lost the daemon
+	Collects   atomic.Int64 // collects that handed something over
 	Duplicates atomic.Int64 // lines dropped because they were delivered before
 	Truncated  atomic.Int64 // lines cut at max_line_size
 	Widened    atomic.Int64 // reopens whose tail bound missed the resume point and were widened

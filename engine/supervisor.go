@@ -41,6 +41,8 @@ type task struct {
 	fn   func(ctx context.Context, t *task) error
 	sup  *supervisor
 	beat atomic.Int64 // the supervisor's clock at the last heartbeat
+	// panics holds back the repeats of the same panic.
+	panics repeatLimiter
 
 	mu       sync.Mutex
 	state    TaskState
@@ -140,7 +142,9 @@ func (s *supervisor) loop(t *task) {
 func (s *supervisor) runRecovered(ctx context.Context, t *task) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Errorf("%s panicked, restarting it: %v\n%s", t.name, r, debug.Stack())
+			if ok, held := t.panics.allow(fmt.Sprint(r), time.Now()); ok {
+				s.log.Errorf("%s panicked, restarting it: %v%s\n%s", t.name, r, held, debug.Stack())
+			}
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()

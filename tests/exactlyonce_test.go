@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -156,7 +157,8 @@ func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
 // writing (--live-restore): after recovery every line the daemon holds
 // arrived once. (A killed dockerd itself can lose the few lines its copier
 // had read from a container but not yet written: those are not in its log,
-// and the test says how many.)
+// and the test says how many.) Meanwhile /health says 200 with every task
+// running, 503 while the daemon is down, and 200 again after it returns.
 func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 	needDocker(t)
 	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-kill", ExtraArgs: "--live-restore"})
@@ -167,18 +169,37 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 		t.Skip(err)
 	}
 	defer d.Teardown()
-	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s")
+	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s",
+		"status_listen", "127.0.0.1:0")
+	addr := r.e.StatusAddr()
 	const rate, seconds = 1000, 45
 	ids := runSteady(t, d, "kill", 2, rate, seconds*time.Second)
+	awaitHealth := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, h := curlHealth(t, addr)
+			if code == want {
+				t.Logf("/health %d: %s, daemon reachable %v, %d tasks", code, h.Status, h.Daemon.Reachable, len(h.Tasks))
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/health still %d after 30 s, want %d: %+v", code, want, h)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 	for killed := 1; killed <= 2; killed++ {
 		time.Sleep(15 * time.Second)
+		awaitHealth(http.StatusOK)
 		if err := d.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Second)
+		awaitHealth(http.StatusServiceUnavailable)
 		if err := d.Start(); err != nil {
 			t.Fatal(err)
 		}
+		awaitHealth(http.StatusOK)
 		t.Logf("dockerd killed and restarted (%d)", killed)
 	}
 	for _, id := range ids {
@@ -195,6 +216,12 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 		if ts.State != "running" {
 			t.Errorf("task %s is %s after recovery (%s)", ts.Name, ts.State, ts.LastError)
 		}
+	}
+	if got, want := metricValues(t, addr, "docker_logs_records_total")["input=docker_logs.0"], float64(len(r.records())); got != want {
+		t.Errorf("docker_logs_records_total = %v, want the %v records delivered", got, want)
+	}
+	if got := metricValues(t, addr, "docker_logs_reconnects_total")["input=docker_logs.0"]; got < 2 {
+		t.Errorf("docker_logs_reconnects_total = %v after 2 daemon kills", got)
 	}
 }
 

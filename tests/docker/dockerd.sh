@@ -49,8 +49,9 @@ IMAGE="docker_logs-loggen:test"
 LABEL="docker_logs.loggen.sha256"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-die() { echo "dockerd.sh: $*" >&2; exit 1; }
-say() { echo "dockerd.sh: $*"; }
+PROG=dockerd.sh
+# shellcheck source=tests/docker/common.sh
+source "$REPO_ROOT/tests/docker/common.sh"
 
 docker_cli() {
     if [[ -n "${DL_DOCKER_CLI:-}" ]]; then
@@ -66,35 +67,12 @@ docker_cli() {
 
 dk() { "$(docker_cli)" -H "$HOST" "$@"; }
 
-# pid_of FILE NAME: print the pid in FILE if that process is alive and its
-# command line contains NAME (guards against reused pids).
-pid_of() {
-    local file="$1" name="$2" pid cmd
-    [[ -s "$file" ]] || return 1
-    pid="$(tr -dc '0-9' 2>/dev/null <"$file")" || return 1
-    [[ -n "$pid" ]] || return 1
-    # a zombie has an empty cmdline: not alive
-    cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
-    [[ "$cmd" == *"$name"* ]] || return 1
-    echo "$pid"
-}
 
 dockerd_pid() { pid_of "$PIDFILE" "dockerd"; }
 containerd_pid() { pid_of "$CTRD_PIDFILE" "$DIR/exec/containerd/containerd.toml"; }
 
 answers() { dk version >/dev/null 2>&1; }
 
-# wait_gone PID SECONDS: wait until PID exits; return 1 on timeout.
-wait_gone() {
-    local pid="$1" i
-    for ((i = 0; i < $2 * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        # a zombie whose parent has not reaped it yet counts as gone
-        [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # term_wait PID SECONDS WHAT: SIGTERM, wait, then SIGKILL.
 term_wait() {
@@ -134,11 +112,6 @@ cmd_install() {
     rm -f "$out"
 }
 
-log_tail() {
-    echo "---- last 50 lines of $LOG ----" >&2
-    tail -n 50 "$LOG" >&2 2>/dev/null || true
-    echo "----" >&2
-}
 
 # wait_answers SECONDS [PID]: poll `docker version`; fail early if neither
 # PID nor the dockerd of the pidfile has been alive for a second.
@@ -289,32 +262,13 @@ cmd_kill() {
 
 cmd_env() { echo "DOCKER_HOST=$HOST"; }
 
-cmd_status() {
-    if answers; then
-        say "running (DOCKER_HOST=$HOST)"
-    else
-        say "not answering on $SOCK"
-        return 1
-    fi
-}
 
-go_bin() {
-    if command -v go >/dev/null 2>&1; then
-        command -v go
-    elif [[ -x /usr/local/go/bin/go ]]; then
-        echo /usr/local/go/bin/go
-    else
-        die "go not found"
-    fi
-}
 
 cmd_image() {
     answers || die "daemon not answering on $SOCK (run: $0 start)"
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
-    (cd "$REPO_ROOT" && CGO_ENABLED=0 "$(go_bin)" build -trimpath -buildvcs=false \
-        -ldflags='-s -w' -o "$tmp/loggen" ./tests/loggen) ||
-        die "building tests/loggen failed"
+    build_loggen "$tmp"
     local sum have
     sum="$(sha256sum "$tmp/loggen" | cut -d' ' -f1)"
     have="$(dk image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || true)"
@@ -343,13 +297,6 @@ EOF
     say "built $IMAGE with the $how (loggen sha256 ${sum:0:12})"
 }
 
-# Serialize start/stop/kill/image between concurrent callers (e.g. test
-# packages run in parallel by go test). fd 9 is closed for dockerd.
-lock() {
-    mkdir -p "$DIR"
-    exec 9>"$DIR/dockerd.sh.lock"
-    flock 9
-}
 
 case "${1:-}" in
 install) cmd_install ;;

@@ -165,6 +165,8 @@ static struct {
     FILE *out;
     const char *collects_path;  /* --collects: one line per non-empty collect */
     FILE *collects;
+    bool count_only;            /* --count-only: validate and count, no JSON */
+    bool collect_time;          /* --collect-time: stamp each record's hand-over */
     pthread_mutex_t out_lock;   /* one collect's lines go out in one write */
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
@@ -511,6 +513,35 @@ static bool mp_peek(struct mp *m, struct mo *o)
 
 /* ---- msgpack -> JSON ---- */
 
+/* Skips one whole object (nested arrays and maps included), bounds-checked:
+ * what Fluent Bit's flb_mp_count() does to every appended buffer. */
+static bool mp_skip(struct mp *m)
+{
+    struct mo o;
+    for (uint64_t left = 1; left > 0; left--) {
+        if (!mp_head(m, &o))
+            return false;
+        if (o.kind == MP_ARR)
+            left += o.len;
+        else if (o.kind == MP_MAP)
+            left += 2 * (uint64_t) o.len;
+    }
+    return true;
+}
+
+/* --count-only: one record skipped, checking only that it is an array of
+ * 2 (header, body) of well-formed msgpack; no JSON is made. */
+static bool record_skip(struct mp *m)
+{
+    size_t start = m->off;
+    struct mo o;
+    if (!mp_head(m, &o))
+        return false;
+    if (o.kind != MP_ARR || o.len != 2)
+        return mp_fail(m, start, "record is not an array of 2: [time, map]");
+    return mp_skip(m) && mp_skip(m);
+}
+
 /* Length of a valid multi-byte UTF-8 sequence at p, or 0. */
 static size_t utf8_seq(const uint8_t *p, size_t n)
 {
@@ -654,7 +685,8 @@ static bool json_map(struct mp *m, struct sb *s, const char *what)
 }
 
 /* One record, [time, map] or [[time, metadata], map], as one JSON line. */
-static bool record_to_json(struct mp *m, struct sb *s, const char *instance)
+static bool record_to_json(struct mp *m, struct sb *s, const char *instance,
+                           const char *extra)
 {
     size_t start = m->off;
     struct mo o;
@@ -667,6 +699,8 @@ static bool record_to_json(struct mp *m, struct sb *s, const char *instance)
                        mp_kind_name[o.kind], o.kind == MP_ARR ? " of another size" : "");
     sb_puts(s, "{\"instance\":");
     json_str(s, (const uint8_t *) instance, strlen(instance));
+    if (extra)
+        sb_puts(s, extra);
     if (!mp_peek(m, &o))
         return false;
     if (o.kind == MP_ARR) {            /* Fluent Bit's newer header form */
@@ -791,6 +825,8 @@ static void do_collect(struct instance *in)
     int64_t t0 = now_ns();
     int ret = go_collect(in, &data, &size);
     int64_t dt = now_ns() - t0;
+    struct timespec handed;         /* wall clock of the hand-over */
+    clock_gettime(CLOCK_REALTIME, &handed);
     uint64_t seq = ++in->collects;
 
     if (dt > in->max_collect_ns)
@@ -820,15 +856,24 @@ static void do_collect(struct instance *in)
     struct mp m = { .b = data, .n = size };
     struct sb out = {0};
     size_t nrec = 0;
+    char extra[64];
+    if (g.collect_time)
+        snprintf(extra, sizeof(extra), ",\"collect_time\":\"%lld.%09ld\"",
+                 (long long) handed.tv_sec, handed.tv_nsec);
     while (m.off < m.n) {
         size_t rec_off = m.off;
-        if (!record_to_json(&m, &out, ins_display(in)))
+        if (g.count_only ? !record_skip(&m)
+                         : !record_to_json(&m, &out, ins_display(in),
+                                           g.collect_time ? extra : NULL))
             fail_buffer(in, &m, seq, nrec, rec_off);
         nrec++;
     }
-    pthread_mutex_lock(&g.out_lock);
-    bool ok = fwrite(out.p, 1, out.len, g.out) == out.len && fflush(g.out) == 0;
-    pthread_mutex_unlock(&g.out_lock);
+    bool ok = true;
+    if (!g.count_only) {
+        pthread_mutex_lock(&g.out_lock);
+        ok = fwrite(out.p, 1, out.len, g.out) == out.len && fflush(g.out) == 0;
+        pthread_mutex_unlock(&g.out_lock);
+    }
     free(out.p);
     if (!ok) {
         logm(LOG_ERROR, "[host] writing %s: %s", g.out_path, strerror(errno));
@@ -993,6 +1038,10 @@ static const char usage_text[] =
 "  --duration-ms N  shut down by itself after N ms (default: until signalled)\n"
 "  --max-chunk N    fail when one collect hands over more than N bytes (0 = off)\n"
 "  --collects FILE  append \"<unix ms> <instance> <bytes> <records>\" per non-empty collect\n"
+"  --count-only     validate and count each collect's records (as Fluent Bit's\n"
+"                   flb_mp_count on append) but write no JSON: --out is unused\n"
+"  --collect-time   add \"collect_time\":\"S.NNNNNNNNN\" to each JSON record: the\n"
+"                   wall clock when the collect callback returned it\n"
 "  -v               debug logging\n"
 "  -h, --help       show this text\n"
 "\n"
@@ -1350,6 +1399,7 @@ int main(int argc, char **argv)
         { "out", required_argument, NULL, 'o' }, { "duration-ms", required_argument, NULL, 'd' },
         { "max-chunk", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
         { "enable-hot-reload", no_argument, NULL, 'Y' }, { "collects", required_argument, NULL, 'C' },
+        { "count-only", no_argument, NULL, 'N' }, { "collect-time", no_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
@@ -1379,6 +1429,8 @@ int main(int argc, char **argv)
             break;
         case 'o': g.out_path = optarg; break;
         case 'C': g.collects_path = optarg; break;
+        case 'N': g.count_only = true; break;
+        case 'T': g.collect_time = true; break;
         case 'd': g.duration_ms = parse_u64(optarg, "--duration-ms"); break;
         case 'm': g.max_chunk = parse_u64(optarg, "--max-chunk"); break;
         case 'v': g.verbose = 1; break;

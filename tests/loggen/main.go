@@ -24,6 +24,10 @@
 // the full line including its newline (one write syscall per line), so the
 // Docker daemon sees line boundaries as it does from real programs.
 //
+// With -repeat K every line is written K times in a row (K identical lines,
+// for tests of daemons that stamp lines in whole seconds); -n and -rate
+// count distinct lines.
+//
 // With -stream both, lines alternate stdout, stderr, stdout, ... so that
 // each stream receives N lines (2N in total). -rate counts lines across both
 // streams. In a TTY container (docker run -t) the same lines are written and
@@ -54,6 +58,7 @@ type config struct {
 	startDelay time.Duration
 	then       string
 	tag        string
+	repeat     int
 }
 
 func usage() {
@@ -80,6 +85,7 @@ func main() {
 	flag.DurationVar(&c.startDelay, "start-delay", 0, "sleep this long before the first line (Go duration, e.g. 500ms)")
 	flag.StringVar(&c.then, "then", "exit", "after the last line: exit (exit 0) | sleep (run until SIGTERM/SIGINT, then exit 0)")
 	flag.StringVar(&c.tag, "tag", "", `word included in every line ("-" when empty)`)
+	flag.IntVar(&c.repeat, "repeat", 1, "write every line this many times in a row (identical lines)")
 	flag.Usage = usage
 	flag.Parse()
 
@@ -134,6 +140,9 @@ func validate(c config) error {
 	}
 	if c.size < 0 {
 		return fmt.Errorf("-size must be >= 0")
+	}
+	if c.repeat < 1 {
+		return fmt.Errorf("-repeat must be >= 1")
 	}
 	for _, r := range c.tag {
 		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
@@ -214,8 +223,13 @@ func generate(c config) error {
 	emit := func(k int) error { // k: 0-based index over all lines
 		s := streams[k%len(streams)]
 		seq := k/len(streams) + 1
-		_, err := s.f.Write(w.line(s.name, seq))
-		return err
+		line := w.line(s.name, seq)
+		for i := 0; i < c.repeat; i++ {
+			if _, err := s.f.Write(line); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 
 	if c.rate <= 0 {

@@ -53,6 +53,7 @@ type config struct {
 	balance    bool
 	keep       bool
 	work       string
+	resultDir  string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.BoolVar(&c.balance, "balance", true, "recreate containers until every shard of every count gets the same number (IDs are random; an uneven split would measure the hash, not the bound)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the host's out, collects and log files")
 	flag.StringVar(&c.work, "work-dir", "", "directory for those files (default: a new one under $TMPDIR)")
+	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write shards.json for the summary (\"\": nowhere)")
 	flag.Parse()
 	for _, s := range strings.Split(*shards, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
@@ -174,6 +176,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.raw = append(b.raw, r)
 	b.report(time.Since(b.started))
+	if err := b.writeResult(time.Since(b.started)); err != nil {
+		return err
+	}
 	if slices.ContainsFunc(b.runs, func(r runResult) bool { return !r.check.ok() }) {
 		return fmt.Errorf("exactly-once check failed (see above)")
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
 // report prints the one table, with what produced it, to stdout.
@@ -72,6 +74,39 @@ func (b *bench) report(took time.Duration) {
 	if c.keep {
 		fmt.Printf("# files kept in %s\n", b.work)
 	}
+}
+
+// writeResult leaves one row per shard count for tests/bench/summary.
+func (b *bench) writeResult(took time.Duration) error {
+	raw := 0.0
+	for _, r := range b.raw {
+		raw += r.rate() / float64(len(b.raw))
+	}
+	base := 0.0
+	for _, r := range b.runs {
+		if r.k == 1 {
+			base = r.st.recsPerS
+		}
+	}
+	var rows []benchkit.Row
+	for _, r := range b.runs {
+		x1 := "-"
+		if base > 0 {
+			x1 = fmt.Sprintf("%.2f", r.st.recsPerS/base)
+		}
+		verdict := "info"
+		if !r.check.ok() {
+			verdict = "MISS"
+		}
+		rows = append(rows, benchkit.Row{ID: "shards",
+			What:     fmt.Sprintf("%d shard input(s), %d containers' backlog", r.k, len(b.ids)),
+			Value:    fmt.Sprintf("%.0f records/s = %s x 1 shard, %.2f x raw (%.0f lines/s); exactly once: %v", r.st.recsPerS, x1, r.st.recsPerS/raw, raw, r.check.ok()),
+			Goal:     "exactly once; grows with shards",
+			Verdict:  verdict,
+			Settings: "flbhost --interval-ms 1000; -p shard=i/k -p read_from_head=true, default chunk_max_size"})
+	}
+	return benchkit.WriteResult(b.cfg.resultDir, benchkit.Result{Program: "shards", Command: benchkit.Command("shards"),
+		Date: b.started.UTC(), Took: took.Round(time.Second).String(), Machine: b.machine.Machine.String(), Rows: rows})
 }
 
 // rel shows a path relative to the working directory (the repository root

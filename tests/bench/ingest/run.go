@@ -1,0 +1,407 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
+)
+
+// lastLine returns the last entry of the log (tail=1).
+func (b *bench) lastLine(ctx context.Context) ([]byte, error) {
+	body, err := b.api.Logs(ctx, b.id, url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"1"}})
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	fr := benchkit.NewFrameReader(body, 64<<10)
+	var last []byte
+	for {
+		p, err := fr.Next()
+		if err == io.EOF {
+			return last, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		last = append(last[:0], p...)
+	}
+}
+
+func (b *bench) round(ctx context.Context, k int) (round, error) {
+	var r round
+	var err error
+	step := func(name string, f func(context.Context) (reading, error)) (reading, error) {
+		rctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
+		defer cancel()
+		x, err := f(rctx)
+		if err != nil {
+			return x, fmt.Errorf("%s: %w", name, err)
+		}
+		cpu := "-"
+		if x.cpu > 0 {
+			cpu = fmt.Sprintf("%.2f CPU s per M lines", x.cpuPerM(b.cfg.lines))
+		}
+		benchkit.Progress("round %d %s: %.0f lines/s, %s", k, name, x.rate, cpu)
+		return x, nil
+	}
+	if r.raw, err = step("raw API", b.readRaw); err != nil {
+		return r, err
+	}
+	if r.cli, err = step("docker logs -f -t", b.readCLI); err != nil {
+		return r, err
+	}
+	if r.host, err = step("plugin in flbhost", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k) }); err != nil {
+		return r, err
+	}
+	if b.cfg.fluentBit != "" {
+		t, err := step("fluent-bit tail", func(ctx context.Context) (reading, error) { return b.readFluentBit(ctx, k, true) })
+		if err != nil {
+			return r, err
+		}
+		f, err := step("fluent-bit + plugin", func(ctx context.Context) (reading, error) { return b.readFluentBit(ctx, k, false) })
+		if err != nil {
+			return r, err
+		}
+		r.tail, r.fb = &t, &f
+	}
+	return r, nil
+}
+
+// readRaw reads the whole backlog as curl would (follow=1, timestamps=1),
+// frames skipped without copying, and stops at the last line.
+func (b *bench) readRaw(ctx context.Context) (reading, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := url.Values{"stdout": {"1"}, "stderr": {"1"}, "timestamps": {"1"}, "follow": {"1"}}
+	t0 := time.Now()
+	body, err := b.api.Logs(ctx, b.id, q)
+	if err != nil {
+		return reading{}, err
+	}
+	defer body.Close()
+	fr := benchkit.NewFrameReader(body, 64<<10)
+	var first time.Time
+	for i := 0; i < b.cfg.lines; i++ {
+		if err := fr.Skip(); err != nil {
+			return reading{}, fmt.Errorf("after %d of %d frames: %w", i, b.cfg.lines, err)
+		}
+		if i == 0 {
+			first = time.Now()
+		}
+	}
+	last := time.Now()
+	return reading{rate: float64(b.cfg.lines-1) / last.Sub(first).Seconds(), wall: last.Sub(t0)}, nil
+}
+
+// readCLI runs docker logs -f -t and drains its output, counting lines
+// (newlines) until the last one; the CLI is then killed.
+func (b *bench) readCLI(ctx context.Context) (reading, error) {
+	cmd := exec.CommandContext(ctx, b.cfg.docker, "-H", "unix://"+b.sock, "logs", "-f", "-t", b.id)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return reading{}, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return reading{}, err
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	buf := make([]byte, 256<<10)
+	var first time.Time
+	seen := 0
+	for seen < b.cfg.lines {
+		n, err := out.Read(buf)
+		if n > 0 {
+			if seen == 0 {
+				first = time.Now()
+			}
+			seen += bytes.Count(buf[:n], []byte{'\n'})
+		}
+		if err != nil {
+			return reading{}, fmt.Errorf("after %d of %d lines: %v: %s", seen, b.cfg.lines, err, strings.TrimSpace(stderr.String()))
+		}
+	}
+	last := time.Now()
+	cpu, err := benchkit.CPUTime(cmd.Process.Pid)
+	if err != nil {
+		return reading{}, err
+	}
+	return reading{rate: float64(b.cfg.lines-1) / last.Sub(first).Seconds(), cpu: cpu, wall: last.Sub(t0)}, nil
+}
+
+// readHost runs the plugin in the test host with read_from_head on the
+// bench's container only, until its collects have handed over every line.
+func (b *bench) readHost(ctx context.Context, k int) (reading, error) {
+	col := filepath.Join(b.work, "collects.txt")
+	os.Remove(col)
+	args := []string{"--count-only", "--interval-ms", strconv.Itoa(b.cfg.intervalMS), "--collects", col,
+		"-i", "docker_logs", "-p", "docker_host=unix://" + b.sock, "-p", "read_from_head=true",
+		"-p", "include_labels=" + benchkit.Label + "=" + b.label,
+		"-p", "chunk_max_size=" + b.cfg.chunk, "-p", "buffer_max_size=" + b.cfg.buffer}
+	profiled := make(chan error, 1)
+	if b.cfg.pprofDir != "" {
+		port, err := benchkit.FreePort()
+		if err != nil {
+			return reading{}, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		args = append(args, "-p", "status_listen="+addr, "-p", "status_pprof=on")
+		go func() {
+			time.Sleep(500 * time.Millisecond) // reading by then
+			profiled <- fetchProfile(addr, b.cfg.pprofSecs, filepath.Join(b.cfg.pprofDir, fmt.Sprintf("plugin-cpu-round%d.pprof", k)))
+		}()
+	} else {
+		profiled <- nil
+	}
+	args = append(args, b.cfg.plugin)
+	h, err := benchkit.StartHost(b.cfg.host, args, nil, filepath.Join(b.work, "flbhost.log"), nil)
+	if err != nil {
+		return reading{}, err
+	}
+	defer h.Stop(30 * time.Second)
+	var (
+		seen        int
+		firstMS     int64
+		firstN      int
+		lastMS      int64
+		off         int64
+		cpu         time.Duration
+		tick        = time.NewTicker(20 * time.Millisecond)
+		t0          = time.Now()
+		partialLine []byte
+	)
+	defer tick.Stop()
+	for seen < b.cfg.lines {
+		select {
+		case <-ctx.Done():
+			return reading{}, fmt.Errorf("%d of %d lines: %w", seen, b.cfg.lines, ctx.Err())
+		case <-h.Exited():
+			return reading{}, fmt.Errorf("host exited (%v) after %d of %d lines; see %s", h.Err(), seen, b.cfg.lines, h.LogPath)
+		case <-tick.C:
+		}
+		data, err := readFrom(col, &off)
+		if err != nil {
+			return reading{}, err
+		}
+		data = append(partialLine, data...)
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			f := strings.Fields(string(data[:i]))
+			data = data[i+1:]
+			if len(f) != 4 {
+				return reading{}, fmt.Errorf("%s: bad line %q", col, f)
+			}
+			ms, _ := strconv.ParseInt(f[0], 10, 64)
+			n, _ := strconv.Atoi(f[3])
+			if seen == 0 {
+				firstMS, firstN = ms, n
+			}
+			seen += n
+			lastMS = ms
+		}
+		partialLine = append(partialLine[:0], data...)
+		if seen >= b.cfg.lines {
+			// The host is idle from here on: its CPU is the run's.
+			if cpu, err = benchkit.CPUTime(h.PID()); err != nil {
+				return reading{}, err
+			}
+		}
+	}
+	if err := <-profiled; err != nil {
+		return reading{}, fmt.Errorf("profile: %w", err)
+	}
+	if seen != b.cfg.lines {
+		return reading{}, fmt.Errorf("plugin handed over %d lines, the container wrote %d", seen, b.cfg.lines)
+	}
+	if err := h.Stop(30 * time.Second); err != nil {
+		return reading{}, fmt.Errorf("host: %v; see %s", err, h.LogPath)
+	}
+	win := time.Duration(lastMS-firstMS) * time.Millisecond
+	return reading{rate: float64(seen-firstN) / win.Seconds(), cpu: cpu, wall: time.Since(t0)}, nil
+}
+
+// fetchProfile saves a CPU profile of secs seconds from the plugin's
+// status endpoint (status_pprof) to path.
+func fetchProfile(addr string, secs int, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	c := http.Client{Timeout: time.Duration(secs+10) * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	benchkit.Progress("CPU profile of the plugin saved: %s", path)
+	return f.Close()
+}
+
+// readFrom returns what was appended to path since *off.
+func readFrom(path string, off *int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(*off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(f)
+	*off += int64(len(data))
+	return data, err
+}
+
+// parsersConf holds Fluent Bit's docker parser as its parsers.conf ships it.
+const parsersConf = `[PARSER]
+    Name        docker
+    Format      json
+    Time_Key    time
+    Time_Format %Y-%m-%dT%H:%M:%S.%L
+    Time_Keep   On
+`
+
+// readFluentBit runs real Fluent Bit, either tail + parser docker on the
+// container's json-file or the plugin (-e), both to -o null, until its
+// HTTP server's metrics count every line as input records.
+func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, error) {
+	port, err := benchkit.FreePort()
+	if err != nil {
+		return reading{}, err
+	}
+	parsers := filepath.Join(b.work, "parsers.conf")
+	if err := os.WriteFile(parsers, []byte(parsersConf), 0o644); err != nil {
+		return reading{}, err
+	}
+	args := []string{"-H", "-P", strconv.Itoa(port), "-f", "1"}
+	input := "docker_logs.0"
+	if tail {
+		input = "tail.0"
+		args = append(args, "-R", parsers, "-i", "tail", "-p", "path="+b.logPath, "-p", "parser=docker",
+			"-p", "read_from_head=true", "-p", "refresh_interval=1")
+	} else {
+		args = append(args, "-e", b.cfg.plugin, "-i", "docker_logs", "-p", "docker_host=unix://"+b.sock,
+			"-p", "read_from_head=true", "-p", "include_labels="+benchkit.Label+"="+b.label,
+			"-p", "chunk_max_size="+b.cfg.chunk, "-p", "buffer_max_size="+b.cfg.buffer)
+	}
+	args = append(args, b.fbOutput...)
+	name := "fb-plugin"
+	if tail {
+		name = "fb-tail"
+	}
+	h, err := benchkit.StartHost(b.cfg.fluentBit, args, nil, filepath.Join(b.work, fmt.Sprintf("%s-%d.log", name, k)), nil)
+	if err != nil {
+		return reading{}, err
+	}
+	defer h.Stop(30 * time.Second)
+	t0 := time.Now()
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/metrics", port)
+	var first time.Time
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return reading{}, ctx.Err()
+		case <-h.Exited():
+			return reading{}, fmt.Errorf("fluent-bit exited (%v); see %s", h.Err(), h.LogPath)
+		case <-tick.C:
+		}
+		n, err := inputRecords(url, input)
+		if err != nil {
+			continue // not listening yet
+		}
+		if n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		if n >= b.cfg.lines {
+			cpu, err := benchkit.CPUTime(h.PID())
+			if err != nil {
+				return reading{}, err
+			}
+			last := time.Now()
+			note := ""
+			if n > b.cfg.lines {
+				note = fmt.Sprintf("%s: %d records for %d lines", name, n, b.cfg.lines)
+			}
+			if err := h.Stop(30 * time.Second); err != nil {
+				return reading{}, fmt.Errorf("fluent-bit: %v; see %s", err, h.LogPath)
+			}
+			// Metrics refresh once a second: the rate is coarse, the
+			// CPU is not (the process idles once it is done).
+			return reading{rate: float64(n) / last.Sub(t0).Seconds(), cpu: cpu, wall: last.Sub(t0), note: note}, nil
+		}
+	}
+}
+
+// fluentBitOutput picks the output of the Fluent Bit runs: null when the
+// binary has it, else stdout matching no tag (records are then dropped
+// right after the input appends them). Either way the output costs
+// nothing per line, so the runs compare the inputs alone.
+func fluentBitOutput(bin string) ([]string, string) {
+	out, _ := exec.Command(bin, "-h").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "null" {
+			return []string{"-o", "null", "-m", "*"}, "-o null"
+		}
+	}
+	return []string{"-o", "stdout", "-m", "no_such_tag"}, "-o stdout -m no_such_tag (no null output in this build: records routed nowhere)"
+}
+
+// inputRecords reads an input's record count from Fluent Bit's
+// /api/v1/metrics.
+func inputRecords(url, input string) (int, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Input map[string]struct {
+			Records int `json:"records"`
+		} `json:"input"`
+	}
+	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&m); err != nil {
+		return 0, err
+	}
+	in, ok := m.Input[input]
+	if !ok {
+		return 0, fmt.Errorf("no input %s in the metrics", input)
+	}
+	return in.Records, nil
+}

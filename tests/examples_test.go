@@ -1,0 +1,176 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/docker-logs/docker_logs/tests/internal/dockertest"
+)
+
+// The example configurations in conf/examples load and deliver: each one's
+// docker_logs inputs, with the properties it gives them, run in the test
+// host (Fluent Bit hands a Go input exactly these properties) against the
+// test daemon, and every line of a new container arrives once, from one
+// input. Only docker_host and the db directory are changed, to the test's.
+func TestExampleConfigs(t *testing.T) {
+	d := needDocker(t)
+	for _, file := range []string{"fluent-bit.conf", "fluent-bit.yaml", "fluent-bit-sharded.conf"} {
+		t.Run(file, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "conf/examples", file)
+			var inputs []map[string]string
+			var plugins []string
+			if strings.HasSuffix(file, ".yaml") {
+				inputs, plugins = readYAMLConfig(t, path)
+			} else {
+				inputs, plugins = readClassicConfig(t, path)
+			}
+			if len(inputs) == 0 {
+				t.Fatal("no docker_logs input")
+			}
+			for _, p := range plugins {
+				if filepath.Base(p) != "docker_logs.so" {
+					t.Errorf("plugins entry %q is not docker_logs.so", p)
+				}
+			}
+			if len(plugins) == 0 {
+				t.Error("the plugin is not loaded by the configuration")
+			}
+			dbDir := t.TempDir()
+			args := []string{"--interval-ms", "200"}
+			for _, in := range inputs {
+				args = append(args, "-i", "docker_logs")
+				for k, v := range in {
+					switch k {
+					case "docker_host":
+						v = d.Host()
+					case "db":
+						v = filepath.Join(dbDir, filepath.Base(v))
+					}
+					args = append(args, "-p", k+"="+v)
+				}
+				if in["docker_host"] == "" {
+					args = append(args, "-p", "docker_host="+d.Host())
+				}
+			}
+			h := startHost(t, args...)
+			h.waitLog(fmt.Sprintf("docker_logs.%d] connected to docker", len(inputs)-1), 30*time.Second)
+			id, err := d.Run(dockertest.Run{Name: "example" + suffix(), Args: []string{"-n", "200", "-stream", "both"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Remove(id) })
+			if err := d.Wait(id); err != nil {
+				t.Fatal(err)
+			}
+			recs, _ := awaitEveryLineOnce(t, d, h, id)
+			from := map[string]bool{}
+			for _, r := range ofContainer(recs, id) {
+				from[r.Instance] = true
+			}
+			if len(from) != 1 {
+				t.Errorf("the container's lines came from %d inputs: %v", len(from), from)
+			}
+			h.stop()
+			for _, in := range inputs {
+				if db := in["db"]; db != "" {
+					if _, err := os.Stat(filepath.Join(dbDir, filepath.Base(db))); err != nil {
+						t.Errorf("db %s not written: %v", db, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// readClassicConfig returns the properties of each docker_logs [INPUT]
+// (keys lower-cased, Name left out) and the [PLUGINS] paths of a classic
+// configuration, following Plugins_File.
+func readClassicConfig(t *testing.T, path string) (inputs []map[string]string, plugins []string) {
+	t.Helper()
+	for _, s := range readSections(t, path) {
+		switch s.name {
+		case "INPUT":
+			if strings.EqualFold(s.props["name"], "docker_logs") {
+				delete(s.props, "name")
+				inputs = append(inputs, s.props)
+			}
+		case "SERVICE":
+			if pf := s.props["plugins_file"]; pf != "" {
+				for _, p := range readSections(t, filepath.Join(filepath.Dir(path), pf)) {
+					if p.name == "PLUGINS" {
+						plugins = append(plugins, p.props["path"])
+					}
+				}
+			}
+		}
+	}
+	return inputs, plugins
+}
+
+type section struct {
+	name  string
+	props map[string]string
+}
+
+func readSections(t *testing.T, path string) []section {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []section
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			out = append(out, section{strings.ToUpper(strings.Trim(line, "[]")), map[string]string{}})
+		case len(out) == 0:
+			t.Fatalf("%s: %q before any section", path, line)
+		default:
+			k, v, _ := strings.Cut(line, " ")
+			out[len(out)-1].props[strings.ToLower(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// readYAMLConfig is readClassicConfig for Fluent Bit's YAML format.
+func readYAMLConfig(t *testing.T, path string) (inputs []map[string]string, plugins []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Plugins  []string `yaml:"plugins"`
+		Pipeline struct {
+			Inputs []map[string]any `yaml:"inputs"`
+		} `yaml:"pipeline"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for _, in := range doc.Pipeline.Inputs {
+		if fmt.Sprint(in["name"]) != "docker_logs" {
+			continue
+		}
+		props := map[string]string{}
+		for k, v := range in {
+			if k != "name" {
+				props[strings.ToLower(k)] = fmt.Sprint(v)
+			}
+		}
+		inputs = append(inputs, props)
+	}
+	return inputs, doc.Plugins
+}
