@@ -135,7 +135,7 @@ func (b *streamBody) Close() error {
 // the response is read through a streamReadBuffer. A quiet stream,
 // whose reads block for the next line, is read without delay.
 const (
-	streamReadBuffer = 16 << 10 // ~115 lines of 100 bytes a read; held per stream
+	streamReadBuffer = 8 << 10 // ~55 lines of 100 bytes a read; held per stream
 	coalesceDelay    = 2 * time.Millisecond
 	// busyRead is how quickly a read must return for the stream to count
 	// as busy.

@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +77,7 @@ func main() {
 	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
-	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write ingest.json for the summary (\"\": nowhere)")
+	flag.StringVar(&c.resultDir, "result-dir", "", "where to write ingest.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "give up on one reader after this long")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (logs of the hosts)")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "save a CPU profile of the plugin in the test host per round here (turns on status_listen and status_pprof: not for the quoted figures)")
@@ -87,16 +86,7 @@ func main() {
 	if c.lines < 1000 || c.lines > 99999999 || c.size < 19 || c.rounds < 1 || c.intervalMS < 1 {
 		prog.Fatalf("need 1000 <= -lines <= 99999999, -size >= 19, -rounds >= 1, -interval-ms >= 1")
 	}
-	for _, p := range []*string{&c.host, &c.plugin} {
-		a, err := filepath.Abs(*p)
-		if err != nil {
-			prog.Fatalf("%v", err)
-		}
-		if _, err := os.Stat(a); err != nil {
-			prog.Fatalf("%v (build it: make)", err)
-		}
-		*p = a
-	}
+	prog.Built(&c.host, &c.plugin)
 	switch c.fluentBit {
 	case "auto":
 		c.fluentBit, _ = exec.LookPath("fluent-bit")
@@ -191,7 +181,7 @@ func (b *bench) createBacklog(ctx context.Context) error {
 	want := fmt.Sprintf("stdout - %08d ", b.cfg.lines)
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		last, err := b.lastLine(ctx)
+		last, err := b.api.LastLine(ctx, b.id)
 		if err != nil {
 			return err
 		}

@@ -20,26 +20,6 @@ import (
 	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
-// lastLine returns the last entry of the log (tail=1).
-func (b *bench) lastLine(ctx context.Context) ([]byte, error) {
-	body, err := b.api.Logs(ctx, b.id, url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"1"}})
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	fr := benchkit.NewFrameReader(body, 64<<10)
-	var last []byte
-	for {
-		p, err := fr.Next()
-		if err == io.EOF {
-			return last, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		last = append(last[:0], p...)
-	}
-}
 
 func (b *bench) round(ctx context.Context, k int) (round, error) {
 	var r round

@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
-	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write pause.json for the summary (\"\": nowhere)")
+	flag.StringVar(&c.resultDir, "result-dir", "", "where to write pause.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.Parse()
 	for _, s := range strings.Split(*buffers, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -73,16 +73,7 @@ func main() {
 	if len(c.buffers) == 0 || c.containers < 1 || c.rate <= 0 || c.pause < time.Second || c.every <= 0 {
 		prog.Fatalf("need -buffers, -containers >= 1, -rate > 0, -pause >= 1s, -every > 0")
 	}
-	for _, p := range []*string{&c.host, &c.plugin} {
-		a, err := filepath.Abs(*p)
-		if err != nil {
-			prog.Fatalf("%v", err)
-		}
-		if _, err := os.Stat(a); err != nil {
-			prog.Fatalf("%v (build it: make)", err)
-		}
-		*p = a
-	}
+	prog.Built(&c.host, &c.plugin)
 	sock := benchkit.Socket(c.dir)
 	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
 		label: "pause-" + strconv.Itoa(os.Getpid())}

@@ -101,27 +101,6 @@ func (a *api) getCursor(ctx context.Context, id string, back int) (cursor, error
 	return c, nil
 }
 
-// lastLine returns the last entry of the log (tail=1), nil if it is empty.
-func (a *api) lastLine(ctx context.Context, id string) ([]byte, error) {
-	q := url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"1"}}
-	body, err := a.Logs(ctx, id, q)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	fr := newFrameReader(body)
-	var last []byte
-	for {
-		p, err := fr.Next()
-		if err == io.EOF {
-			return last, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		last = append(last[:0], p...)
-	}
-}
 
 // reconnect makes one reconnect of the kind the plugin makes at a stream
 // rotation: follow=1 from since=cursor (plus tail=N when tail > 0), read the

@@ -65,7 +65,7 @@ func main() {
 	flag.IntVar(&c.containers, "containers", 100, "C: containers in the derived %core figures")
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock, dockerd.pid)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
-	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write rotation.json for the summary (\"\": nowhere)")
+	flag.StringVar(&c.resultDir, "result-dir", "", "where to write rotation.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -181,7 +181,7 @@ func (b *bench) createLogs(ctx context.Context) error {
 		want := fmt.Sprintf("stdout - %08d ", l.lines)
 		deadline := time.Now().Add(10 * time.Minute)
 		for {
-			last, err := b.api.lastLine(ctx, l.id)
+			last, err := b.api.LastLine(ctx, l.id)
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -80,7 +79,7 @@ func main() {
 	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
-	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write <name>.json for the summary (\"\": nowhere)")
+	flag.StringVar(&c.resultDir, "result-dir", "", "where to write <name>.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (the host's log)")
 	flag.Int64Var(&c.maxRSS, "goal-rss-mib", 64, "goal: plugin process RSS below this (MiB)")
 	flag.IntVar(&c.perCtrGor, "goal-goroutines-per-container", 2, "goal: goroutines <= this x containers + -goal-goroutines-extra")
@@ -94,16 +93,7 @@ func main() {
 	if c.containers < 1 || c.rate <= 0 || c.size < 19 || c.duration < 10*time.Second || c.sample < time.Second || c.concurrency < 1 {
 		prog.Fatalf("need -containers >= 1, -rate > 0, -size >= 19, -duration >= 10s, -sample >= 1s, -concurrency >= 1")
 	}
-	for _, p := range []*string{&c.host, &c.plugin} {
-		a, err := filepath.Abs(*p)
-		if err != nil {
-			prog.Fatalf("%v", err)
-		}
-		if _, err := os.Stat(a); err != nil {
-			prog.Fatalf("%v (build it: make)", err)
-		}
-		*p = a
-	}
+	prog.Built(&c.host, &c.plugin)
 	sock := benchkit.Socket(c.dir)
 	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
 		label: c.name + "-" + strconv.Itoa(os.Getpid())}

@@ -29,7 +29,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,7 +69,7 @@ func main() {
 	flag.BoolVar(&c.balance, "balance", true, "recreate containers until every shard of every count gets the same number (IDs are random; an uneven split would measure the hash, not the bound)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the host's out, collects and log files")
 	flag.StringVar(&c.work, "work-dir", "", "directory for those files (default: a new one under $TMPDIR)")
-	flag.StringVar(&c.resultDir, "result-dir", "build/bench", "where to write shards.json for the summary (\"\": nowhere)")
+	flag.StringVar(&c.resultDir, "result-dir", "", "where to write shards.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.Parse()
 	for _, s := range strings.Split(*shards, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
@@ -84,16 +83,7 @@ func main() {
 	if c.containers < 1 || c.lines < 1 || c.lines > 99999999 || c.size < 19 {
 		prog.Fatalf("need -containers >= 1, 1 <= -lines <= 99999999, -size >= 19")
 	}
-	for _, p := range []*string{&c.host, &c.plugin} {
-		a, err := filepath.Abs(*p)
-		if err != nil {
-			prog.Fatalf("%v", err)
-		}
-		if _, err := os.Stat(a); err != nil {
-			prog.Fatalf("%v (build it: make)", err)
-		}
-		*p = a
-	}
+	prog.Built(&c.host, &c.plugin)
 
 	sock := benchkit.Socket(c.dir)
 	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock}, created: map[string]bool{}}

@@ -131,3 +131,25 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// LastLine returns the payload of the log's last entry (tail=1), nil if
+// the log is empty.
+func (a *API) LastLine(ctx context.Context, id string) ([]byte, error) {
+	body, err := a.Logs(ctx, id, url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"1"}})
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	fr := NewFrameReader(body, 64<<10)
+	var last []byte
+	for {
+		p, err := fr.Next()
+		if err == io.EOF {
+			return last, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		last = append(last[:0], p...)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,21 @@ func (p Prog) Warnf(format string, a ...any) {
 // Main runs a benchmark under a context that SIGINT and SIGTERM cancel, then
 // cleanup, also after an error or ^C (a benchmark must never leave containers
 // behind on the shared daemon), and exits 1 if run failed.
+// Built makes each path absolute, and exits saying how to build it when it
+// is missing (the test host, the plugin).
+func (p Prog) Built(paths ...*string) {
+	for _, path := range paths {
+		a, err := filepath.Abs(*path)
+		if err != nil {
+			p.Fatalf("%v", err)
+		}
+		if _, err := os.Stat(a); err != nil {
+			p.Fatalf("%v (build it: make)", err)
+		}
+		*path = a
+	}
+}
+
 func (p Prog) Main(run func(context.Context) error, cleanup func()) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
