@@ -100,10 +100,10 @@ type TLSOptions struct {
 	CA, Cert, Key string
 }
 
-// Client implements API with the Docker Engine client. It keeps two HTTP
-// clients: log streams go through one whose connections carry the idle read
-// deadline; control calls and the events stream (silent for as long as no
-// container changes) go through the other.
+// Client implements API. Control calls and the events stream (silent for
+// as long as no container changes) go through the Docker Engine client; log
+// streams are requests of their own, with an idle read deadline
+// (logstream.go).
 type Client struct {
 	control *client.Client
 	streams *streamDialer
@@ -132,7 +132,7 @@ func New(o Options) (*Client, error) {
 			sd.tls.ServerName, _, _ = net.SplitHostPort(u.Host)
 		}
 	}
-	control, err := newMobyClient(o, sd.network, tlsCfg)
+	control, err := newMobyClient(o, sd.network, sd.addr, tlsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -140,13 +140,12 @@ func New(o Options) (*Client, error) {
 	return &Client{control: control, streams: sd, labels: o.LabelFilters}, nil
 }
 
-func newMobyClient(o Options, network string, tlsCfg *tls.Config) (*client.Client, error) {
-	u, _ := client.ParseHostURL(o.Host)
+func newMobyClient(o Options, network, addr string, tlsCfg *tls.Config) (*client.Client, error) {
 	// WithHost installs its own dialer; ours comes after it and dials the
 	// daemon itself, because the transport hands a unix dialer "<path>:80".
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, network, u.Host)
+		return d.DialContext(ctx, network, addr)
 	}
 	version := client.WithAPIVersionNegotiation()
 	if o.APIVersion != "" {
