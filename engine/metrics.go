@@ -21,6 +21,7 @@ var (
 		"Records delivered per container and stream (a renamed container starts new series).", []string{"container_id", "container_name", "stream"}, nil)
 	descContainerBytes = prometheus.NewDesc("docker_logs_container_bytes_total",
 		"Log bytes (the log field) delivered per container and stream.", []string{"container_id", "container_name", "stream"}, nil)
+	descPaused = prometheus.NewDesc("docker_logs_paused_seconds_total", "Time Fluent Bit kept the input paused.", nil, nil)
 )
 
 // counterMetrics are the engine's Stats as Prometheus counters.
@@ -56,12 +57,11 @@ func newMetrics(e *Engine) *metrics {
 		m.counters = append(m.counters, prometheus.NewDesc(c.name, c.help, nil, nil))
 	}
 	for name, help := range map[string]string{
-		"docker_logs_buffer_bytes":         "Encoded records waiting in the buffer.",
-		"docker_logs_buffer_max_bytes":     "buffer_max_size.",
-		"docker_logs_paused_seconds_total": "Time Fluent Bit kept the input paused.",
-		"docker_logs_containers":           "Containers monitored.",
-		"docker_logs_daemon_up":            "1 while the daemon answers, 0 while it cannot be reached.",
-		"docker_logs_task_restarts_total":  "Restarts of the engine's tasks (errors, panics, missed heartbeats), over the tasks alive now.",
+		"docker_logs_buffer_bytes":        "Encoded records waiting in the buffer.",
+		"docker_logs_buffer_max_bytes":    "buffer_max_size.",
+		"docker_logs_containers":          "Containers monitored.",
+		"docker_logs_daemon_up":           "1 while the daemon answers, 0 while it cannot be reached.",
+		"docker_logs_task_restarts_total": "Restarts of the engine's tasks (errors, panics, missed heartbeats), over the tasks alive now.",
 	} {
 		m.gauges[name] = prometheus.NewDesc(name, help, nil, nil)
 	}
@@ -86,6 +86,7 @@ func (m *metrics) registry() *prometheus.Registry {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descContainerRecords
 	ch <- descContainerBytes
+	ch <- descPaused
 	for _, d := range m.counters {
 		ch <- d
 	}
@@ -116,19 +117,15 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	e.mu.Unlock()
 	for name, v := range map[string]float64{
-		"docker_logs_buffer_bytes":         float64(e.buf.Len()),
-		"docker_logs_buffer_max_bytes":     float64(e.cfg.BufferMaxSize),
-		"docker_logs_paused_seconds_total": e.pausedFor().Seconds(),
-		"docker_logs_containers":           float64(len(monitors)),
-		"docker_logs_daemon_up":            up,
-		"docker_logs_task_restarts_total":  float64(restarts),
+		"docker_logs_buffer_bytes":        float64(e.buf.Len()),
+		"docker_logs_buffer_max_bytes":    float64(e.cfg.BufferMaxSize),
+		"docker_logs_containers":          float64(len(monitors)),
+		"docker_logs_daemon_up":           up,
+		"docker_logs_task_restarts_total": float64(restarts),
 	} {
-		vt := prometheus.GaugeValue
-		if name == "docker_logs_paused_seconds_total" {
-			vt = prometheus.CounterValue
-		}
-		ch <- prometheus.MustNewConstMetric(m.gauges[name], vt, v)
+		ch <- prometheus.MustNewConstMetric(m.gauges[name], prometheus.GaugeValue, v)
 	}
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.CounterValue, e.pausedFor().Seconds())
 	for _, mon := range monitors {
 		id, name := shortID(mon.id), mon.displayName()
 		for s := docker.Stdout; s <= docker.Stderr; s++ {

@@ -40,17 +40,8 @@ type Health struct {
 		Reachable bool   `json:"reachable"`
 	} `json:"daemon"`
 	Problems []string       `json:"problems,omitempty"`
-	Tasks    []HealthTask   `json:"tasks"`
+	Tasks    []TaskStatus   `json:"tasks"`
 	Counts   map[string]int `json:"counts"`
-}
-
-// HealthTask is one task in /health.
-type HealthTask struct {
-	Name          string    `json:"name"`
-	State         TaskState `json:"state"`
-	LastHeartbeat time.Time `json:"last_heartbeat"`
-	Restarts      int       `json:"restarts"`
-	LastError     string    `json:"last_error,omitempty"`
 }
 
 // Health reports the engine's tasks, and whether all is well: the daemon
@@ -66,8 +57,8 @@ func (e *Engine) Health() Health {
 	}
 	h.Counts = map[string]int{}
 	now := time.Now()
-	for _, t := range e.Status() {
-		h.Tasks = append(h.Tasks, HealthTask(t))
+	h.Tasks = e.Status()
+	for _, t := range h.Tasks {
 		h.Counts[string(t.State)]++
 		switch {
 		case t.State == TaskRunning && now.Sub(t.LastHeartbeat) > e.cfg.HeartbeatTimeout:

@@ -22,11 +22,11 @@ const (
 
 // TaskStatus is one task as the engine's status report shows it.
 type TaskStatus struct {
-	Name          string
-	State         TaskState
-	LastHeartbeat time.Time
-	Restarts      int
-	LastError     string
+	Name          string    `json:"name"`
+	State         TaskState `json:"state"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	Restarts      int       `json:"restarts"`
+	LastError     string    `json:"last_error,omitempty"`
 }
 
 // errMissedHeartbeat is the reason recorded for a task the watchdog
