@@ -79,6 +79,10 @@ type Key struct {
 	Description string
 	// set parses a (non-empty, trimmed) value into c.
 	set func(c *Config, v string) error
+	// follow, when the key is not set, bounds its default by the keys it
+	// must agree with (run after every key is parsed), so that setting
+	// one key alone never fails on a default the user did not choose.
+	follow func(c *Config)
 }
 
 // Keys is the table of every key, in the order the README lists them.
@@ -211,11 +215,12 @@ var Keys = []Key{
 	},
 	{
 		Name: "chunk_max_size", Type: "size", Default: "2M",
-		Description: "Most bytes one collect hands Fluent Bit: one collect a second becomes one chunk, so this bounds an instance's throughput (at 2M about 5,400 records/s of 100-byte lines with their metadata, ~370 bytes a record). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone.",
+		Description: "Most bytes one collect hands Fluent Bit: one collect a second becomes one chunk, so this bounds an instance's throughput (at 2M about 5,400 records/s of 100-byte lines with their metadata, ~370 bytes a record). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone. At most `buffer_max_size`; unset, it is 2M or `buffer_max_size` if that is smaller.",
 		set: func(c *Config, v string) (err error) {
 			c.ChunkMaxSize, err = parseSize(v, 1000)
 			return err
 		},
+		follow: func(c *Config) { c.ChunkMaxSize = min(c.ChunkMaxSize, c.BufferMaxSize) },
 	},
 	{
 		Name: "max_line_size", Type: "size", Default: "1M",
@@ -235,23 +240,25 @@ var Keys = []Key{
 	},
 	{
 		Name: "stream_idle_timeout", Type: "duration", Default: "60s",
-		Description: "Read deadline on a log stream's connection: a stream silent for this long is reopened (normal for a quiet container, not an error). At most `stream_lifetime`.",
+		Description: "Read deadline on a log stream's connection: a stream silent for this long is reopened (normal for a quiet container, not an error). At most `stream_lifetime`; unset, it is 60s or `stream_lifetime` if that is shorter.",
 		set: func(c *Config, v string) (err error) {
 			c.StreamIdleTimeout, err = parseDuration(v)
 			return err
 		},
+		follow: func(c *Config) { c.StreamIdleTimeout = min(c.StreamIdleTimeout, c.StreamLifetime) },
 	},
 	{
 		Name: "heartbeat_timeout", Type: "duration", Default: "90s",
-		Description: "A task (a container's monitor, the discovery loop) that shows no progress for this long is cancelled and restarted with backoff. More than `stream_lifetime` and `stream_idle_timeout`.",
+		Description: "A task (a container's monitor, the discovery loop) that shows no progress for this long is cancelled and restarted with backoff. More than `stream_lifetime` and `stream_idle_timeout`; unset, it is 90s or 1.5 × `stream_lifetime` if that is longer.",
 		set: func(c *Config, v string) (err error) {
 			c.HeartbeatTimeout, err = parseDuration(v)
 			return err
 		},
+		follow: func(c *Config) { c.HeartbeatTimeout = max(c.HeartbeatTimeout, c.StreamLifetime*3/2) },
 	},
 	{
 		Name: "db", Type: "string", Default: "",
-		Description: "File that keeps, per container and stream, the position of the last record Fluent Bit has taken, so a restart (or a hot reload) resumes exactly there, like tail's `db`. Its directory must exist. Unset: a restart starts again from the time it starts.",
+		Description: "File that keeps, per container and stream, the position of the last record Fluent Bit has taken, so a restart (or a hot reload) resumes exactly there, like tail's `db`. Its directory must exist. Each input needs its own file: inputs sharing one would overwrite each other's positions, so the second is refused at start. Unset: a restart starts again from the time it starts.",
 		set: func(c *Config, v string) error {
 			c.DB = v
 			if v == "" {
@@ -344,10 +351,14 @@ func DefaultFor(k Key) string {
 func Parse(g Getter) (Config, error) {
 	var c Config
 	var errs []error
+	var follow []func(*Config) // of the keys left to their default
 	for _, k := range Keys {
 		v := strings.TrimSpace(g.Get(k.Name))
 		source := ""
 		if v == "" {
+			if k.follow != nil {
+				follow = append(follow, k.follow)
+			}
 			if v = DefaultFor(k); v == "" {
 				continue
 			}
@@ -358,6 +369,9 @@ func Parse(g Getter) (Config, error) {
 		}
 	}
 	if len(errs) == 0 {
+		for _, f := range follow {
+			f(&c)
+		}
 		var tlsErrs []error
 		c.TLS, tlsErrs = resolveTLS(c.DockerHost, c.tls)
 		errs = append(c.checkOrder(), tlsErrs...)
@@ -365,7 +379,9 @@ func Parse(g Getter) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// checkOrder checks the keys that constrain each other.
+// checkOrder checks the keys that constrain each other. A key left to its
+// default has already followed the key it depends on (Key.follow), so an
+// error here names a key the user set.
 func (c *Config) checkOrder() []error {
 	var errs []error
 	if c.ChunkMaxSize > c.BufferMaxSize {

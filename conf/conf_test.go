@@ -79,7 +79,7 @@ func TestParseTimeoutOrder(t *testing.T) {
 	}{
 		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 1m0s"},
 		{Map{"heartbeat_timeout": "1m"}, "invalid heartbeat_timeout 1m0s: must be longer than stream_lifetime 1m0s"},
-		{Map{"stream_lifetime": "10m"}, "invalid heartbeat_timeout 1m30s: must be longer than stream_lifetime 10m0s"},
+		{Map{"stream_lifetime": "10m", "heartbeat_timeout": "90s"}, "invalid heartbeat_timeout 1m30s: must be longer than stream_lifetime 10m0s"},
 		{Map{"chunk_max_size": "9M"}, "invalid chunk_max_size 9000000: larger than buffer_max_size 8000000"},
 	}
 	for _, c := range cases {
@@ -209,6 +209,67 @@ func TestFilterSelects(t *testing.T) {
 	for _, bad := range []Map{{"include_names": "/([/"}, {"exclude_labels": "=x"}} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// A comma inside a /regular expression/ belongs to it: lists split only
+// at commas outside /.../ items.
+func TestFilterRegexWithComma(t *testing.T) {
+	cfg, err := Parse(Map{"include_names": "/a{1,3}/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cfg.Filter.IncludeNames); n != 1 {
+		t.Fatalf("/a{1,3}/ gives %d patterns, want 1", n)
+	}
+	if !cfg.Filter.Selects("aaa", "img", nil) || cfg.Filter.Selects("b", "img", nil) {
+		t.Errorf("/a{1,3}/ must select aaa and not b")
+	}
+	cases := map[string][]string{
+		"web*, /a{1,3}/, db":  {"web*", "/a{1,3}/", "db"},
+		"/a{1,3}/":            {"/a{1,3}/"},
+		"/x,y/,/^(p|q){2,}$/": {"/x,y/", "/^(p|q){2,}$/"},
+		"a,,b , ":             {"a", "b"},
+		"/a\\/b,c/, d":        {"/a\\/b,c/", "d"},
+		"a/b, c/d":            {"a/b", "c/d"},
+		"/a\\/,b/, c":         {"/a\\/,b/", "c"}, // an escaped / does not close
+		"/abc, d":             {"/abc", "d"},     // never closed: split as before
+	}
+	for in, want := range cases {
+		if got := splitList(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("splitList(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A key whose default is bounded by another key follows that key when it
+// is not set itself, so setting one key alone never fails on a default;
+// set explicitly, an inconsistent value still fails, naming it.
+func TestParseDefaultsFollowTheirBound(t *testing.T) {
+	c, err := Parse(Map{"stream_lifetime": "200ms"})
+	if err != nil {
+		t.Fatalf("stream_lifetime alone: %v", err)
+	}
+	if c.StreamIdleTimeout != 200*time.Millisecond {
+		t.Errorf("stream_idle_timeout = %s, want stream_lifetime's 200ms", c.StreamIdleTimeout)
+	}
+	if c, err := Parse(Map{"stream_lifetime": "5m"}); err != nil || c.StreamIdleTimeout != time.Minute || c.HeartbeatTimeout <= 5*time.Minute {
+		t.Errorf("stream_lifetime 5m alone: idle %s, heartbeat %s, %v; want idle 1m0s and heartbeat over 5m0s", c.StreamIdleTimeout, c.HeartbeatTimeout, err)
+	}
+	if c, err := Parse(Map{"buffer_max_size": "1M"}); err != nil || c.ChunkMaxSize != 1e6 {
+		t.Errorf("buffer_max_size 1M alone: chunk_max_size %d, %v; want 1000000", c.ChunkMaxSize, err)
+	}
+	for _, bad := range []struct {
+		kv   Map
+		want string
+	}{
+		{Map{"stream_lifetime": "200ms", "stream_idle_timeout": "1s"}, "invalid stream_idle_timeout 1s: longer than stream_lifetime 200ms"},
+		{Map{"stream_lifetime": "5m", "heartbeat_timeout": "2m"}, "invalid heartbeat_timeout 2m0s: must be longer than stream_lifetime 5m0s"},
+		{Map{"buffer_max_size": "1M", "chunk_max_size": "2M"}, "invalid chunk_max_size 2000000: larger than buffer_max_size 1000000"},
+	} {
+		if _, err := Parse(bad.kv); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: err = %v, want %q", bad.kv, err, bad.want)
 		}
 	}
 }

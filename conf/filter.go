@@ -143,14 +143,54 @@ func parseLabels(v string) ([]LabelMatch, error) {
 	return out, nil
 }
 
+// splitList splits a comma-separated list, trimming items and dropping
+// empty ones. An item that starts with "/" is a regular expression and
+// runs to its closing "/" (one not escaped by a backslash, followed only by
+// spaces before a comma or the end), so commas inside it, as in
+// /a{1,3}/, are part of it. An item whose regex never closes ends at the
+// next comma, as any other.
 func splitList(v string) []string {
 	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
+	for v != "" {
+		v = strings.TrimLeft(v, " \t")
+		end := strings.IndexByte(v, ',')
+		if end < 0 {
+			end = len(v)
+		}
+		if strings.HasPrefix(v, "/") {
+			if n := regexItemEnd(v); n > 0 {
+				end = n
+			}
+		}
+		if p := strings.TrimSpace(v[:end]); p != "" {
 			out = append(out, p)
 		}
+		if end >= len(v) {
+			break
+		}
+		v = v[end+1:]
 	}
 	return out
+}
+
+// regexItemEnd returns the index of the comma (or the length of v) after
+// the /regex/ v starts with, or 0 when the regex does not close.
+func regexItemEnd(v string) int {
+	for i := 1; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++ // an escaped character, "\/" included
+		case '/':
+			rest := strings.TrimLeft(v[i+1:], " \t")
+			if rest == "" {
+				return len(v)
+			}
+			if rest[0] == ',' {
+				return len(v) - len(rest)
+			}
+		}
+	}
+	return 0
 }
 
 // AttachesLabel reports whether records carry the container label key

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	units "github.com/docker/go-units"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -36,6 +38,9 @@ type Container struct {
 	// FinishedAt is when the container last stopped (unix nanoseconds, 0
 	// if never; from Inspect only).
 	FinishedAt int64
+	// RotateSize is the size at which the daemon rotates the container's
+	// json-file log (its max-size; 0: it never does; from Inspect only).
+	RotateSize int64
 }
 
 // Event is a container lifecycle event.
@@ -43,7 +48,16 @@ type Event struct {
 	Action string // "start", "die", "destroy", "rename", ...
 	ID     string
 	Name   string // the (new) name, without "/"
-	Time   int64  // unix nanoseconds
+	Image  string
+	// Labels are the event's attributes other than name and image: the
+	// container's labels, with a few of the daemon's own (exitCode, ...).
+	Labels map[string]string
+	Time   int64 // unix nanoseconds
+}
+
+// Container is what the event says of its container.
+func (ev Event) Container() Container {
+	return Container{ID: ev.ID, Name: ev.Name, Image: ev.Image, Labels: ev.Labels}
 }
 
 // LogsOptions selects what a logs request returns. Stdout and stderr are
@@ -105,9 +119,15 @@ type TLSOptions struct {
 // streams are requests of their own, with an idle read deadline
 // (logstream.go).
 type Client struct {
-	control *client.Client
-	streams *streamDialer
-	labels  []string
+	// control is replaced, never changed, when the API version is
+	// negotiated again (see Ping): the moby client's negotiation writes the
+	// version that every request of it reads, without a lock.
+	control    atomic.Pointer[client.Client]
+	newControl func() (*client.Client, error)
+	// connected: the last Ping succeeded, on the negotiated version.
+	connected atomic.Bool
+	streams   *streamDialer
+	labels    []string
 }
 
 var _ API = (*Client)(nil)
@@ -132,13 +152,18 @@ func New(o Options) (*Client, error) {
 			sd.tls.ServerName, _, _ = net.SplitHostPort(u.Host)
 		}
 	}
-	control, err := newMobyClient(o, sd.network, sd.addr, tlsCfg)
+	c := &Client{streams: sd, labels: o.LabelFilters}
+	c.newControl = func() (*client.Client, error) { return newMobyClient(o, sd.network, sd.addr, tlsCfg) }
+	control, err := c.newControl()
 	if err != nil {
 		return nil, err
 	}
-	sd.version = control.ClientVersion
-	return &Client{control: control, streams: sd, labels: o.LabelFilters}, nil
+	c.control.Store(control)
+	sd.version = func() string { return c.ctl().ClientVersion() }
+	return c, nil
 }
+
+func (c *Client) ctl() *client.Client { return c.control.Load() }
 
 func newMobyClient(o Options, network, addr string, tlsCfg *tls.Config) (*client.Client, error) {
 	// WithHost installs its own dialer; ours comes after it and dials the
@@ -187,20 +212,37 @@ func tlsConfig(o *TLSOptions) (*tls.Config, error) {
 // Close closes the control client's idle connections (a log stream's
 // connection is closed with its body).
 func (c *Client) Close() error {
-	return c.control.Close()
+	return c.ctl().Close()
 }
 
-// Ping checks the daemon answers, negotiating the API version again so a
-// daemon upgraded or downgraded behind a reconnect is spoken to correctly.
+// Ping checks the daemon answers. The first Ping, and the first after one
+// failed (a reconnect: the daemon may have been upgraded or downgraded
+// meanwhile), negotiates the API version on a client of its own and only
+// then puts it in use, so no request ever reads a version being written.
 func (c *Client) Ping(ctx context.Context) error {
-	opts := client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}
-	_, err := c.control.Ping(ctx, opts)
-	return err
+	if c.connected.Load() {
+		_, err := c.ctl().Ping(ctx, client.PingOptions{})
+		if err != nil {
+			c.connected.Store(false)
+		}
+		return err
+	}
+	fresh, err := c.newControl()
+	if err != nil {
+		return err
+	}
+	if _, err := fresh.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		fresh.Close()
+		return err
+	}
+	c.control.Swap(fresh).Close() // its requests in flight finish
+	c.connected.Store(true)
+	return nil
 }
 
 // HostName returns the daemon's host name.
 func (c *Client) HostName(ctx context.Context) (string, error) {
-	res, err := c.control.Info(ctx, client.InfoOptions{})
+	res, err := c.ctl().Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -213,7 +255,7 @@ func (c *Client) List(ctx context.Context) ([]Container, error) {
 	if len(c.labels) > 0 {
 		opts.Filters = make(client.Filters).Add("label", c.labels...)
 	}
-	res, err := c.control.ContainerList(ctx, opts)
+	res, err := c.ctl().ContainerList(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +275,7 @@ func (c *Client) List(ctx context.Context) ([]Container, error) {
 
 // Inspect returns one container's current description.
 func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
-	res, err := c.control.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	res, err := c.ctl().ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return Container{}, err
 	}
@@ -243,6 +285,9 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		out.Image, out.TTY, out.Labels = ct.Config.Image, ct.Config.Tty, ct.Config.Labels
 	}
 	out.Created = parseAPITime(ct.Created)
+	if h := ct.HostConfig; h != nil && h.LogConfig.Type == "json-file" {
+		out.RotateSize, _ = units.RAMInBytes(h.LogConfig.Config["max-size"])
+	}
 	if ct.State != nil {
 		out.Running = ct.State.Running
 		out.FinishedAt = parseAPITime(ct.State.FinishedAt)
@@ -279,11 +324,14 @@ func (c *Client) Events(ctx context.Context, since int64) (EventStream, error) {
 	if since > 0 {
 		opts.Since = FormatUnixNano(since)
 	}
-	res := c.control.Events(ctx, opts)
-	return &mobyEvents{res: res}, nil
+	res := c.ctl().Events(ctx, opts)
+	return &mobyEvents{res: res, c: c}, nil
 }
 
-type mobyEvents struct{ res client.EventsResult }
+type mobyEvents struct {
+	res client.EventsResult
+	c   *Client
+}
 
 func (e *mobyEvents) Next(ctx context.Context) (Event, error) {
 	select {
@@ -292,6 +340,9 @@ func (e *mobyEvents) Next(ctx context.Context) (Event, error) {
 	case err := <-e.res.Err:
 		if err == nil {
 			err = io.EOF
+		}
+		if ctx.Err() == nil {
+			e.c.connected.Store(false) // the next Ping is a reconnect
 		}
 		return Event{}, err
 	case <-ctx.Done():
@@ -304,7 +355,17 @@ func convertEvent(m events.Message) Event {
 	if t == 0 {
 		t = m.Time * 1e9
 	}
-	return Event{Action: normalAction(string(m.Action)), ID: m.Actor.ID, Name: strings.TrimPrefix(m.Actor.Attributes["name"], "/"), Time: t}
+	ev := Event{Action: normalAction(string(m.Action)), ID: m.Actor.ID, Time: t,
+		Name: strings.TrimPrefix(m.Actor.Attributes["name"], "/"), Image: m.Actor.Attributes["image"]}
+	for k, v := range m.Actor.Attributes {
+		if k != "name" && k != "image" {
+			if ev.Labels == nil {
+				ev.Labels = map[string]string{}
+			}
+			ev.Labels[k] = v
+		}
+	}
+	return ev
 }
 
 // normalAction names Podman's events as Docker does: "remove" is destroy,

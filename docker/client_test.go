@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -35,6 +36,41 @@ func TestClientDialsUnixSocketWithIdleDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("idle deadline took %s", d)
 	}
+}
+
+// Reconnects negotiate the API version again while requests are under way,
+// and never race with them (run with -race).
+func TestClientRenegotiatesWithoutRace(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1.41/containers/abc/json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"Id":"abc","Name":"/app","Config":{"Image":"img"},"State":{"Running":true}}`))
+	})
+	c := fakeDaemon(t, mux, time.Second)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if info, err := c.Inspect(ctx, "abc"); err != nil || info.Name != "app" {
+					t.Errorf("inspect: %v %+v", err, info)
+					return
+				}
+			}
+		}()
+	}
+	for range 50 {
+		c.connected.Store(false) // as after a failed ping or a lost events stream
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v := c.ctl().ClientVersion(); v != "1.41" {
+			t.Fatalf("negotiated %q, want 1.41", v)
+		}
+	}
+	wg.Wait()
 }
 
 // fakeDaemon serves mux, plus /_ping at API 1.41, on a unix socket until

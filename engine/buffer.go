@@ -1,13 +1,10 @@
 package engine
 
-import (
-	"context"
-	"sync"
-)
+import "sync"
 
 // Buffer holds encoded records between the monitors that read them and the
-// collect callback that hands them to Fluent Bit. It is bounded: a Put
-// that does not fit blocks (its monitor stops reading from Docker, whose
+// collect callback that hands them to Fluent Bit. It is bounded: a record
+// that does not fit waits (its monitor stops reading from Docker, whose
 // log files then hold the backlog) until a Take makes room. Take never
 // blocks. Each record carries a mark, where it stands in its container's
 // log, so positions advance only with what Fluent Bit has taken.
@@ -18,7 +15,7 @@ type Buffer struct {
 	marks  []mark // the position of each record
 	max    int
 	paused bool
-	// room is closed, and replaced, whenever a blocked Put may now fit.
+	// room is closed, and replaced, whenever a waiting record may now fit.
 	room chan struct{}
 }
 
@@ -60,22 +57,6 @@ func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 	return true, nil
 }
 
-// Put appends one encoded record, blocking while the buffer is full or
-// paused. It fails only when ctx ends.
-func (b *Buffer) Put(ctx context.Context, rec []byte, m mark) error {
-	for {
-		ok, room := b.TryPut(rec, m)
-		if ok {
-			return nil
-		}
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 // Take appends to dst the oldest whole records that fit in limit bytes
 // (at least one record, however large, when any is buffered), and their
 // marks to marks; it removes them and returns both.
@@ -110,7 +91,7 @@ func (b *Buffer) Len() int {
 	return len(b.data)
 }
 
-// SetPaused stops (true) or restarts (false) every Put; idempotent.
+// SetPaused stops (true) or restarts (false) every TryPut; idempotent.
 func (b *Buffer) SetPaused(p bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -120,7 +101,7 @@ func (b *Buffer) SetPaused(p bool) {
 	}
 }
 
-// wake releases the blocked Puts; b.mu is held.
+// wake releases the records waiting for room; b.mu is held.
 func (b *Buffer) wake() {
 	close(b.room)
 	b.room = make(chan struct{})

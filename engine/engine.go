@@ -69,8 +69,12 @@ type Engine struct {
 	pausedSince time.Time
 	pausedTotal time.Duration
 
-	out      []byte // the last collect's buffer, reused
-	inflight []mark // positions of the records handed over, until acknowledged
+	out   []byte // the last collect's buffer, reused
+	retry bool   // out was not handed over (Retry): the next Collect returns it again
+	// allocFailing: Retry was called and no hand-over went through since
+	// (a run of failures is logged once).
+	allocFailing bool
+	inflight     []mark // positions of the records handed over, until acknowledged
 	// cappedSince is when collects began to be capped at chunk_max_size
 	// with more waiting (zero: the last one was not); lastCapWarn when that
 	// was last said.
@@ -97,6 +101,7 @@ func New(cfg conf.Config, name string, api docker.API, log *Logger) *Engine {
 		ctx:         ctx,
 		cancel:      cancel,
 		monitors:    map[string]*monitor{},
+		skipped:     map[string]bool{},
 	}
 	e.metrics = newMetrics(e)
 	return e
@@ -113,8 +118,11 @@ func (e *Engine) Start() error {
 	}
 	e.start = time.Now().UnixNano()
 	if !e.cfg.IncludeSelf {
-		if e.selfID = docker.SelfContainerID(); e.selfID != "" {
-			e.log.Infof("running in container %s: not collecting its own logs (include_self)", shortID(e.selfID))
+		var why string
+		if e.selfID, why = docker.SelfContainerID(); e.selfID != "" {
+			e.log.Infof("running in container %s (from its %s): not collecting its own logs (include_self)", shortID(e.selfID), why)
+		} else {
+			e.log.Infof("not running in a container (%s)", why)
 		}
 	}
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
@@ -146,6 +154,11 @@ func (e *Engine) Status() []TaskStatus { return e.sup.status() }
 // bytes (or one larger record alone); nil when none. It never blocks. The
 // result is valid until the next call.
 func (e *Engine) Collect() []byte {
+	if e.retry {
+		e.retry = false
+		return e.out
+	}
+	e.allocFailing = false // the last hand-over went through
 	n := len(e.inflight)
 	e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight)
 	e.noteCap(len(e.out))
@@ -183,6 +196,22 @@ func (e *Engine) noteCap(handed int) {
 		e.log.Warnf("containers write faster than this instance may hand over: every collect for %s carried chunk_max_size (%d bytes) with more waiting; the backlog waits in Docker's log files (nothing is lost, but it falls behind). Raise chunk_max_size if your outputs accept larger chunks, or split the containers across several inputs with shard",
 			now.Sub(e.cappedSince).Round(time.Second), e.cfg.ChunkMaxSize)
 	}
+}
+
+// Retry says what the last Collect returned did not reach Fluent Bit (no
+// memory for its copy): the next Collect returns it again, first, so it is
+// neither lost nor acknowledged before Fluent Bit has it. Said once per
+// run of failures.
+func (e *Engine) Retry() {
+	if len(e.out) == 0 {
+		return
+	}
+	e.stats.RetriedCollects.Add(1)
+	if !e.allocFailing {
+		e.allocFailing = true
+		e.log.Errorf("could not allocate %d bytes to hand records to Fluent Bit; the next collect hands them over", len(e.out))
+	}
+	e.retry = true
 }
 
 // Ack tells the engine Fluent Bit has taken what Collect handed over (the
@@ -427,7 +456,7 @@ func (e *Engine) reconcile(list []docker.Container) {
 	seen := make(map[string]bool, len(list))
 	for _, c := range list {
 		seen[c.ID] = true
-		if m := e.ensureMonitorLocked(c.ID); m != nil && c.Running {
+		if m := e.ensureMonitorLocked(c.ID, c); m != nil && c.Running {
 			m.wake()
 		}
 	}
@@ -444,16 +473,18 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	defer e.mu.Unlock()
 	e.eventsSince = max(e.eventsSince, ev.Time)
 	switch ev.Action {
-	case "create", "start", "restart":
-		if m := e.ensureMonitorLocked(ev.ID); m != nil {
-			m.wake()
+	case "create":
+		e.ensureMonitorLocked(ev.ID, ev.Container())
+	case "start", "restart":
+		if m := e.ensureMonitorLocked(ev.ID, ev.Container()); m != nil {
+			m.started()
 		}
 	case "rename":
 		if m := e.monitors[ev.ID]; m != nil {
 			m.rename(ev.Name)
 		} else if e.skipped[ev.ID] { // its new name may be one the filters select
 			delete(e.skipped, ev.ID)
-			e.ensureMonitorLocked(ev.ID)
+			e.ensureMonitorLocked(ev.ID, ev.Container())
 		}
 	case "destroy":
 		delete(e.skipped, ev.ID)
@@ -464,17 +495,27 @@ func (e *Engine) handleEvent(ev docker.Event) {
 }
 
 // ensureMonitorLocked returns the container's monitor, started if need be,
-// or nil for a container of another shard.
-func (e *Engine) ensureMonitorLocked(id string) *monitor {
+// or nil for a container of another shard. hint is what is known of the
+// container until its monitor inspects it.
+func (e *Engine) ensureMonitorLocked(id string, hint docker.Container) *monitor {
 	if m := e.monitors[id]; m != nil {
 		return m
 	}
 	if e.skipped[id] || id == e.selfID || !InShard(id, e.cfg.ShardIndex, e.cfg.ShardCount) {
 		return nil
 	}
-	m := newMonitor(e, id)
+	m := newMonitor(e, id, hint)
 	e.monitors[id] = m
-	e.sup.start("monitor "+shortID(id), m.run)
+	e.sup.start("monitor "+shortID(id), func(ctx context.Context, t *task) error {
+		err := m.run(ctx, t)
+		// Only a monitor whose container is gone leaves the map. A panic
+		// never gets here: the supervisor restarts the same monitor, and
+		// another one for the container would read its log again.
+		if err == nil && ctx.Err() == nil {
+			e.monitorDone(m)
+		}
+		return err
+	})
 	return m
 }
 

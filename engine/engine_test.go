@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,10 +44,25 @@ func startEngine(t *testing.T, api docker.API, kv ...string) *Engine {
 	return e
 }
 
+// testWriter logs through t, and fails the test on a "panicked" line
+// unless the test injects panics (expectPanics): a recovered panic is a
+// defect the supervisor hides, not normal operation.
 type testWriter struct{ t *testing.T }
 
+var panicsExpected sync.Map // *testing.T -> true
+
+// expectPanics tells testWriter the test injects panics on purpose.
+func expectPanics(t *testing.T) {
+	panicsExpected.Store(t, true)
+	t.Cleanup(func() { panicsExpected.Delete(t) })
+}
+
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	line := strings.TrimSuffix(string(p), "\n")
+	w.t.Log(line)
+	if _, ok := panicsExpected.Load(w.t); !ok && strings.Contains(line, "panicked") {
+		w.t.Errorf("unexpected panic logged: %s", line)
+	}
 	return len(p), nil
 }
 
@@ -274,6 +291,7 @@ func TestEngineDaemonDownThenUp(t *testing.T) {
 
 // A monitor that panics is recovered and restarted; capture goes on.
 func TestEngineRecoversPanickingMonitor(t *testing.T) {
+	expectPanics(t)
 	api := newFakeAPI()
 	var panics atomic.Int32
 	api.onInspect = func(id string) {
@@ -291,6 +309,198 @@ func TestEngineRecoversPanickingMonitor(t *testing.T) {
 	c.until("both lines", c.count(2))
 	if panics.Load() < 3 {
 		t.Fatalf("inspect hook ran %d times; the panicking monitor was not restarted", panics.Load())
+	}
+}
+
+// A monitor that panics mid-stream is restarted as the same monitor: its
+// cursors go on, no second monitor appears for the container (a start
+// event or a reconcile would make one if the panic had removed it), and
+// every line arrives once.
+func TestEngineMonitorPanicMidStream(t *testing.T) {
+	expectPanics(t)
+	api := newFakeAPI()
+	var armed atomic.Bool
+	api.onRead = func(id string) {
+		if id == "c1" && armed.CompareAndSwap(true, false) {
+			panic("injected")
+		}
+	}
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 3)
+	c.until("the first lines", c.count(3))
+	armed.Store(true)
+	api.writeSeq("c1", docker.Stdout, "line", 4, 6)
+	c.until("the lines after the panic", c.count(6))
+	// A restart's start event looks for the container's monitor.
+	api.setRunning("c1", false)
+	api.setRunning("c1", true)
+	api.writeSeq("c1", docker.Stdout, "line", 7, 9)
+	c.until("the lines after the restart", c.count(9))
+	c.settle()
+	assertLines(t, logs(c.recs, "c1", "stdout"), seq("line", 1, 9))
+	var monitors []string
+	for _, s := range e.Status() {
+		if strings.HasPrefix(s.Name, "monitor ") {
+			monitors = append(monitors, s.Name)
+		}
+	}
+	if len(monitors) != 1 {
+		t.Fatalf("tasks %v, want one monitor", monitors)
+	}
+}
+
+// Lines stamped before lines already delivered (the daemon's clock stepped
+// back) are delivered in the log's order, across stream reopens, on both
+// streams, with one warning.
+func TestEngineClockStepBack(t *testing.T) {
+	api := newFakeAPI()
+	e, out := startEngineLog(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	api.writeSeq("c1", docker.Stdout, "out", 1, 3)
+	api.write("c1", docker.Stderr, "err 1")
+	c.until("the lines before the step", c.count(4))
+	back := now() - int64(time.Hour)
+	for i := 4; i <= 9; i++ {
+		api.writeAt("c1", docker.Stdout, fmt.Sprintf("out %d", i), back+int64(i)*int64(time.Millisecond))
+		api.writeAt("c1", docker.Stderr, fmt.Sprintf("err %d", i-2), back+int64(i)*int64(time.Millisecond)+1)
+		if i == 6 {
+			time.Sleep(300 * time.Millisecond) // the stream reopens from the stepped anchor
+		}
+	}
+	c.until("the lines after the step", c.count(16))
+	c.settle()
+	assertLines(t, logs(c.recs, "c1", "stdout"), seq("out", 1, 9))
+	assertLines(t, logs(c.recs, "c1", "stderr"), seq("err", 1, 7))
+	if n := strings.Count(out.String(), "clock stepped back"); n != 1 {
+		t.Fatalf("%d warnings about the clock, want 1:\n%s", n, out.String())
+	}
+}
+
+// A container that starts, writes and is removed at once (docker run --rm)
+// while the daemon is slow to answer inspects is read all the same: its
+// monitor opens the log on the start event, before anything else.
+func TestEngineShortLivedContainerOnSlowDaemon(t *testing.T) {
+	api := newFakeAPI()
+	removed := make(chan struct{})
+	var slow atomic.Bool
+	api.onInspect = func(id string) {
+		if slow.Load() {
+			<-removed // answers only once the container is gone
+		}
+	}
+	e := startEngine(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.create("c1", "short", false)
+	waitUntil(t, "the create's inspect", func() bool { api.mu.Lock(); defer api.mu.Unlock(); return api.inspects > 0 })
+	slow.Store(true)
+	calls := api.logsCallCount()
+	api.setRunning("c1", true)
+	api.writeSeq("c1", docker.Stdout, "line", 1, 50)
+	waitUntil(t, "the log stream to open", func() bool { return api.logsCallCount() > calls })
+	api.stop("c1")
+	api.destroy("c1")
+	close(removed)
+	c.until("every line", c.count(50))
+	c.settle()
+	assertLines(t, logs(c.recs, "short", "stdout"), seq("line", 1, 50))
+}
+
+// A container removed before anything of it could be read is said, once,
+// by name: its lines are lost.
+func TestEngineWarnsContainerRemovedUnread(t *testing.T) {
+	api := newFakeAPI()
+	removed := make(chan struct{})
+	api.onInspect = func(id string) { <-removed }
+	e, out := startEngineLog(t, api)
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "gone-fast")
+	api.write("c1", docker.Stdout, "never read")
+	api.stop("c1")
+	api.destroy("c1")
+	close(removed)
+	waitUntil(t, "the warning", func() bool { return strings.Contains(out.String(), "removed before its log could be read") })
+	if n := strings.Count(out.String(), "warn]"); n != 1 || !strings.Contains(out.String(), "gone-fast") {
+		t.Fatalf("%d warnings, want 1 naming the container:\n%s", n, out.String())
+	}
+	if e.Stats().Lost.Load() != 1 {
+		t.Fatalf("lost %d containers, want 1", e.Stats().Lost.Load())
+	}
+}
+
+// Records Fluent Bit could not be handed (no memory for its copy) come
+// back whole from the next Collect, before anything newer: none is lost
+// (before, the next Collect replaced them while the next Ack counted them
+// delivered). A run of failures is logged once.
+func TestEngineRetryHandsOverAgain(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	e, out := startEngineLog(t, api, "db", db, "db.commit_delay", "0s")
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 3)
+	var first []byte
+	waitUntil(t, "the lines", func() bool {
+		first = append([]byte(nil), e.Collect()...)
+		return len(first) > 0
+	})
+	e.Retry()
+	api.writeSeq("c1", docker.Stdout, "line", 4, 6)
+	time.Sleep(100 * time.Millisecond)
+	e.Retry() // a second failure in a row
+	if again := e.Collect(); string(again) != string(first) {
+		t.Fatalf("after Retry, Collect returned %d other bytes, want the same %d", len(again), len(first))
+	}
+	e.Ack()
+	var rest []decodedRecord
+	waitUntil(t, "the newer lines", func() bool {
+		if buf := e.Collect(); buf != nil {
+			rest = append(rest, decodeRecords(t, buf)...)
+			e.Ack()
+		}
+		return len(rest) >= 6-len(decodeRecords(t, first))
+	})
+	all := append(decodeRecords(t, first), rest...)
+	assertLines(t, logs(all, "c1", "stdout"), seq("line", 1, 6))
+	if n := strings.Count(out.String(), "could not allocate"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once:\n%s", n, out.String())
+	}
+}
+
+// A burst of starts slows the daemon: an inspect that times out a few
+// times is retried at debug level, and the container read; one that keeps
+// failing past quietRetries is a warning naming the container.
+func TestEngineInspectRetriesQuietlyThenWarns(t *testing.T) {
+	defer func(d time.Duration) { quietRetries = d }(quietRetries)
+	quietRetries = 400 * time.Millisecond
+	api := newFakeAPI()
+	var fails sync.Map // id -> remaining failures
+	fails.Store("brief", 2)
+	fails.Store("stuck", 1000)
+	api.inspectErr = func(id string) error {
+		if v, ok := fails.Load(id); ok && v.(int) > 0 {
+			fails.Store(id, v.(int)-1)
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
+	e, out := startEngineLog(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.run("brief", "brief")
+	api.write("brief", docker.Stdout, "read after two timeouts")
+	api.run("stuck", "stuck")
+	c.until("the brief one's line", c.count(1))
+	waitUntil(t, "the warning", func() bool { return strings.Contains(out.String(), "stuck (stuck): inspecting") })
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "warn]") && !strings.Contains(line, "stuck (stuck): inspecting: context deadline exceeded; retrying (failing for") {
+			t.Errorf("unexpected warning: %s", line)
+		}
 	}
 }
 

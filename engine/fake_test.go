@@ -20,7 +20,14 @@ type fakeAPI struct {
 	subs       []chan docker.Event
 	down       bool            // Ping and every call fail
 	onInspect  func(id string) // test hook, called without the lock
-	logsCalls  []docker.LogsOptions
+	// onRead is called by a log stream's Read, in the reading goroutine
+	// (test hook, called without the lock).
+	onRead    func(id string)
+	inspects  int // Inspect calls
+	// inspectErr, when set, may fail an Inspect (test hook, called
+	// without the lock).
+	inspectErr func(id string) error
+	logsCalls []docker.LogsOptions
 }
 
 type fakeContainer struct {
@@ -103,6 +110,15 @@ func (f *fakeAPI) setRunning(id string, running bool) {
 	f.notifyLocked(docker.Event{Action: action, ID: id, Name: c.info.Name, Time: now()})
 }
 
+// stop stops a running container.
+func (f *fakeAPI) stop(id string) { f.setRunning(id, false) }
+
+func (f *fakeAPI) logsCallCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.logsCalls)
+}
+
 func (f *fakeAPI) destroy(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -111,10 +127,15 @@ func (f *fakeAPI) destroy(id string) {
 }
 
 func (f *fakeAPI) write(id string, stream docker.Stream, line string) {
+	f.writeAt(id, stream, line, now())
+}
+
+// writeAt appends a line stamped ts, as a daemon whose clock jumped would.
+func (f *fakeAPI) writeAt(id string, stream docker.Stream, line string, ts int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
-	c.entries = append(c.entries, fakeEntry{stream, now(), line})
+	c.entries = append(c.entries, fakeEntry{stream, ts, line})
 	f.notifyLocked(docker.Event{})
 }
 
@@ -172,6 +193,14 @@ func (f *fakeAPI) Inspect(ctx context.Context, id string) (docker.Container, err
 		f.onInspect(id)
 	}
 	f.mu.Lock()
+	f.inspects++
+	f.mu.Unlock()
+	if f.inspectErr != nil {
+		if err := f.inspectErr(id); err != nil {
+			return docker.Container{}, err
+		}
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		return docker.Container{}, errDown
@@ -196,7 +225,20 @@ func (f *fakeAPI) Logs(ctx context.Context, id string, o docker.LogsOptions) (io
 	}
 	pr, pw := io.Pipe()
 	go f.serveLogs(ctx, id, o, pw)
+	if f.onRead != nil {
+		return hookedReader{pr, func() { f.onRead(id) }}, nil
+	}
 	return pr, nil
+}
+
+type hookedReader struct {
+	*io.PipeReader
+	hook func()
+}
+
+func (r hookedReader) Read(p []byte) (int, error) {
+	r.hook()
+	return r.PipeReader.Read(p)
 }
 
 // serveLogs writes entries from o.Since on, then, when following a running
@@ -211,9 +253,11 @@ func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions
 		f.mu.Unlock()
 	}
 	follow := o.Follow
+	f.mu.Lock()
+	c := f.containers[id] // an open stream reads on after its removal, as dockerd's
+	f.mu.Unlock()
 	for {
 		f.mu.Lock()
-		c := f.containers[id]
 		if c == nil || f.down {
 			f.mu.Unlock()
 			pw.CloseWithError(io.ErrUnexpectedEOF)
@@ -227,7 +271,7 @@ func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions
 			}
 			out = append(out, encodeEntry(e, c.info.TTY)...)
 		}
-		running, changed := c.info.Running, f.changed
+		running, changed := c.info.Running && f.containers[id] == c, f.changed
 		f.mu.Unlock()
 		if len(out) > 0 {
 			if _, err := pw.Write(out); err != nil {

@@ -21,7 +21,8 @@ var (
 		"Records delivered per container and stream (a renamed container starts new series).", []string{"container_id", "container_name", "stream"}, nil)
 	descContainerBytes = prometheus.NewDesc("docker_logs_container_bytes_total",
 		"Log bytes (the log field) delivered per container and stream.", []string{"container_id", "container_name", "stream"}, nil)
-	descPaused = prometheus.NewDesc("docker_logs_paused_seconds_total", "Time Fluent Bit kept the input paused.", nil, nil)
+	descPaused       = prometheus.NewDesc("docker_logs_paused_seconds_total", "Time Fluent Bit kept the input paused.", nil, nil)
+	descTaskRestarts = prometheus.NewDesc("docker_logs_task_restarts_total", "Restarts of the engine's tasks (errors, panics, missed heartbeats).", nil, nil)
 )
 
 // counterMetrics are the engine's Stats as Prometheus counters.
@@ -35,7 +36,10 @@ var counterMetrics = []struct {
 	{"docker_logs_reconnects_total", "Times the daemon was lost and discovery reconnected.", func(s *Stats) int64 { return s.Reconnects.Load() }},
 	{"docker_logs_duplicates_dropped_total", "Lines read again on a resumed stream and dropped (delivered before).", func(s *Stats) int64 { return s.Duplicates.Load() }},
 	{"docker_logs_truncated_lines_total", "Lines cut at max_line_size.", func(s *Stats) int64 { return s.Truncated.Load() }},
-	{"docker_logs_gaps_total", "Resumes that found lines rotated away by the daemon (lost, warned).", func(s *Stats) int64 { return s.Gaps.Load() }},
+	{"docker_logs_gaps_total", "Times lines were found rotated away by the daemon before they were read (lost, warned).", func(s *Stats) int64 { return s.Gaps.Load() }},
+	{"docker_logs_catch_ups_total", "Followed streams ended behind a rotating log and read on without follow until caught up.", func(s *Stats) int64 { return s.CatchUps.Load() }},
+	{"docker_logs_containers_lost_total", "Containers removed before their log could be read (lost, warned).", func(s *Stats) int64 { return s.Lost.Load() }},
+	{"docker_logs_clock_step_lines_total", "Lines stamped before lines already delivered (the daemon's clock stepped back), delivered in log order.", func(s *Stats) int64 { return s.Steps.Load() }},
 	{"docker_logs_collects_total", "Collects that handed records to Fluent Bit.", func(s *Stats) int64 { return s.Collects.Load() }},
 	{"docker_logs_capped_collects_total", "Collects that carried chunk_max_size with more waiting.", func(s *Stats) int64 { return s.CappedCollects.Load() }},
 }
@@ -57,11 +61,10 @@ func newMetrics(e *Engine) *metrics {
 		m.counters = append(m.counters, prometheus.NewDesc(c.name, c.help, nil, nil))
 	}
 	for name, help := range map[string]string{
-		"docker_logs_buffer_bytes":        "Encoded records waiting in the buffer.",
-		"docker_logs_buffer_max_bytes":    "buffer_max_size.",
-		"docker_logs_containers":          "Containers monitored.",
-		"docker_logs_daemon_up":           "1 while the daemon answers, 0 while it cannot be reached.",
-		"docker_logs_task_restarts_total": "Restarts of the engine's tasks (errors, panics, missed heartbeats), over the tasks alive now.",
+		"docker_logs_buffer_bytes":     "Encoded records waiting in the buffer.",
+		"docker_logs_buffer_max_bytes": "buffer_max_size.",
+		"docker_logs_containers":       "Containers monitored.",
+		"docker_logs_daemon_up":        "1 while the daemon answers, 0 while it cannot be reached.",
 	} {
 		m.gauges[name] = prometheus.NewDesc(name, help, nil, nil)
 	}
@@ -87,6 +90,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descContainerRecords
 	ch <- descContainerBytes
 	ch <- descPaused
+	ch <- descTaskRestarts
 	for _, d := range m.counters {
 		ch <- d
 	}
@@ -102,10 +106,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for i, c := range counterMetrics {
 		ch <- prometheus.MustNewConstMetric(m.counters[i], prometheus.CounterValue, float64(c.value(&e.stats)))
 	}
-	restarts := 0
-	for _, t := range e.Status() {
-		restarts += t.Restarts
-	}
+	ch <- prometheus.MustNewConstMetric(descTaskRestarts, prometheus.CounterValue, float64(e.sup.restarts.Load()))
 	up := 0.0
 	if e.daemonUp.Load() {
 		up = 1
@@ -117,17 +118,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	e.mu.Unlock()
 	for name, v := range map[string]float64{
-		"docker_logs_buffer_bytes":        float64(e.buf.Len()),
-		"docker_logs_buffer_max_bytes":    float64(e.cfg.BufferMaxSize),
-		"docker_logs_containers":          float64(len(monitors)),
-		"docker_logs_daemon_up":           up,
-		"docker_logs_task_restarts_total": float64(restarts),
+		"docker_logs_buffer_bytes":     float64(e.buf.Len()),
+		"docker_logs_buffer_max_bytes": float64(e.cfg.BufferMaxSize),
+		"docker_logs_containers":       float64(len(monitors)),
+		"docker_logs_daemon_up":        up,
 	} {
 		ch <- prometheus.MustNewConstMetric(m.gauges[name], prometheus.GaugeValue, v)
 	}
 	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.CounterValue, e.pausedFor().Seconds())
 	for _, mon := range monitors {
-		id, name := shortID(mon.id), mon.displayName()
+		id, name := mon.id, mon.displayName() // the full ID, as records carry it
 		for s := docker.Stdout; s <= docker.Stderr; s++ {
 			c := &mon.counts[s]
 			if n := c.records.Load(); n > 0 {

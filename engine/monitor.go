@@ -35,6 +35,14 @@ const (
 // resume point; it is reopened at once with a wider bound.
 var errWidenTail = errors.New("tail bound missed the resume point")
 
+// errBehind ends a followed stream that fell so far behind a rotating log
+// that the daemon's follower may skip files: 20.10's follower, once at the
+// end of its file, goes on with the current one, and loses every file
+// rotated in between. Reads go on without follow (a read opens every file
+// it will read at its start) until they catch up; a line rotated away
+// before any read reached it is then a gap at the resume point, reported.
+var errBehind = errors.New("behind a rotating log")
+
 // errQuiet is a followed stream that got no response before its idle
 // timeout: Podman sends a follow's response headers only with its first
 // line, so a container with nothing to replay and nothing new is silent
@@ -48,6 +56,11 @@ type monitor struct {
 	e      *Engine
 	id     string
 	wakeup chan struct{} // a start, or anything else worth re-inspecting for
+	// started: the container started (an event) since the monitor last
+	// read; its log is read before anything else (see run).
+	startedEv atomic.Bool
+	// ran: the container is known to have run, so it has a log to lose.
+	ran atomic.Bool
 
 	mu        sync.Mutex
 	name      string // a rename's new name, to apply to the next records
@@ -59,10 +72,10 @@ type monitor struct {
 
 	// The rest belongs to the monitor's task alone; it survives the task's
 	// restarts.
-	info    docker.Container
-	meta    containerMeta
-	cursors [3]cursor // per docker.Stream: Docker orders lines only within a stream
-	started bool      // cursors initialised
+	info       docker.Container
+	meta       containerMeta
+	cursors    [3]cursor // per docker.Stream: Docker orders lines only within a stream
+	cursorsSet bool      // cursors initialised
 	// anchor is the last delivered line before which everything read was
 	// delivered; a reopened stream must see it again before any new line,
 	// or its tail bound cut something off.
@@ -71,7 +84,15 @@ type monitor struct {
 	// drainedStop is the FinishedAt of the last stop whose final read
 	// completed, so a wake-up while stopped does not read it again.
 	drainedStop int64
-	rec         []byte // encoding scratch
+	opened      bool // a log stream of the container was opened
+	catchingUp  bool // read without follow until caught up (errBehind)
+	// failingSince is when inspecting began to fail in a row (zero: it
+	// did not): a burst of starts slows the daemon; only a failure that
+	// lasts is worth a warning.
+	failingSince time.Time
+	rec          []byte // encoding scratch
+	// stepWarned: the container's stamps went back once (warned).
+	stepWarned bool
 }
 
 type anchor struct {
@@ -92,6 +113,11 @@ type anchor struct {
 		time  int64
 		count int
 	}
+	// after marks the streams whose last delivered line comes after the
+	// anchor in the log: delivered while a line of the other stream was
+	// still awaiting its last chunk. A replay has passed such a stream's
+	// delivered lines only at that line (see monitor.read).
+	after [3]bool
 }
 
 // coarse reports an anchor at a whole second (see anchor.n).
@@ -131,11 +157,22 @@ func (a anchor) found(cursors *[3]cursor) {
 	}
 }
 
-func newMonitor(e *Engine, id string) *monitor {
-	return &monitor{e: e, id: id, wakeup: make(chan struct{}, 1), tail: tailInitial}
+// newMonitor makes the monitor of container id; hint is what an event or
+// the list said of it (its name, image, labels), until it is inspected.
+func newMonitor(e *Engine, id string, hint docker.Container) *monitor {
+	m := &monitor{e: e, id: id, wakeup: make(chan struct{}, 1), tail: tailInitial, info: hint}
+	m.shownName.Store(&hint.Name)
+	return m
 }
 
-// wake asks the monitor to look at its container again (it started).
+// started tells the monitor its container just started.
+func (m *monitor) started() {
+	m.ran.Store(true)
+	m.startedEv.Store(true)
+	m.wake()
+}
+
+// wake asks the monitor to look at its container again.
 func (m *monitor) wake() {
 	select {
 	case m.wakeup <- struct{}{}:
@@ -166,57 +203,25 @@ func (m *monitor) isDestroyed() bool {
 // run is the monitor's task. It returns when the container is gone; every
 // other trouble is retried here, with backoff, keeping the cursors.
 func (m *monitor) run(ctx context.Context, t *task) error {
-	defer func() {
-		if ctx.Err() == nil || m.e.ctx.Err() != nil {
-			m.e.monitorDone(m)
-		}
-	}()
 	log := m.e.log
 	var b backoff
 	for ctx.Err() == nil {
-		ictx, cancel := context.WithTimeout(ctx, m.e.callTimeout)
-		info, err := m.e.api.Inspect(ictx, m.id)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case docker.IsGone(err):
-			log.Debugf("container %s is gone", shortID(m.id))
-			return nil
-		case err != nil:
-			m.logRetry("inspecting", err)
-			t.wait(ctx, m.wakeup, b.delay())
-			continue
-		}
-		if !m.started && !m.e.cfg.Filter.Selects(info.Name, info.Image, info.Labels) {
-			log.Debugf("container %s (%s, %s) is not selected by the filters", shortID(m.id), info.Name, info.Image)
-			m.e.skip(m)
-			return nil
-		}
-		m.setInfo(info)
-
-		if info.Running {
-			var n int
-			start := time.Now()
-			n, err = m.read(ctx, t, true)
-			if err == nil && n == 0 && time.Since(start) < time.Second {
-				// A running container's stream that ends at once with
-				// nothing new: do not spin on the daemon.
-				t.wait(ctx, m.wakeup, b.delay())
+		var err error
+		if m.cursorsSet && m.startedEv.Swap(false) {
+			// Just started: open its log before anything else. A
+			// short-lived container (docker run --rm) can be removed
+			// within milliseconds of its start, and only a stream opened
+			// before that still reads its log. On a container already
+			// stopped the daemon ends a follow at its last line.
+			_, err = m.read(ctx, t, readFollow)
+		} else {
+			var again bool
+			if again, err = m.inspectAndRead(ctx, t, &b); again {
 				continue
 			}
-		} else if info.FinishedAt != m.drainedStop && info.FinishedAt >= m.oldestCursor() {
-			// Stopped with lines we may not have: read to the end once
-			// (20.10's follower can miss a stopping container's last lines).
-			if _, err = m.read(ctx, t, false); err == nil {
-				m.drainedStop = info.FinishedAt
-			}
-		} else {
-			if m.isDestroyed() {
+			if err == errDone {
 				return nil
 			}
-			t.wait(ctx, m.wakeup, 0) // until the next start
-			continue
 		}
 
 		switch {
@@ -225,12 +230,18 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 		case err == nil:
 			b.reset()
 			m.retries.reset()
+			m.failingSince = time.Time{}
 		case errors.Is(err, errWidenTail):
 			m.e.stats.Widened.Add(1)
+		case errors.Is(err, errBehind):
+			m.catchingUp = true
+			m.e.stats.CatchUps.Add(1)
+			log.Debugf("container %s: behind its rotating log (max-size %d); reading it without follow until caught up", m.label(), m.info.RotateSize)
 		case docker.IsGone(err):
+			m.gone()
 			return nil
 		case docker.IsUnreadable(err):
-			log.Warnf("container %s (%s): its log driver cannot be read through the API; not collecting it: %v", shortID(m.id), m.info.Name, err)
+			log.Warnf("container %s: its log driver cannot be read through the API; not collecting it: %v", m.label(), err)
 			m.waitDestroyed(ctx, t)
 			return nil
 		case docker.IsTimeout(err):
@@ -247,18 +258,115 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 	return nil
 }
 
-// logRetry logs a failure about to be retried, its repeats at most once
-// per repeatInterval. While the daemon cannot be reached at all the
-// discovery loop says so; each monitor only at debug level.
+// errDone ends a monitor whose container is gone or left out.
+var errDone = errors.New("monitor done")
+
+// inspectAndRead looks at the container and reads what its state calls
+// for. again: nothing was read, look again (after a wait it did);
+// errDone: the monitor's job is over.
+func (m *monitor) inspectAndRead(ctx context.Context, t *task, b *backoff) (again bool, err error) {
+	log := m.e.log
+	ictx, cancel := context.WithTimeout(ctx, m.e.callTimeout)
+	info, err := m.e.api.Inspect(ictx, m.id)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return false, errDone
+	case docker.IsGone(err):
+		return false, err
+	case err != nil:
+		m.logRetry("inspecting", err)
+		t.wait(ctx, m.wakeup, b.delay())
+		return true, nil
+	}
+	m.failingSince = time.Time{}
+	if info.Running || info.FinishedAt != 0 {
+		m.ran.Store(true)
+	}
+	if !m.cursorsSet && !m.e.cfg.Filter.Selects(info.Name, info.Image, info.Labels) {
+		log.Debugf("container %s (%s, %s) is not selected by the filters", shortID(m.id), info.Name, info.Image)
+		m.e.skip(m)
+		return false, errDone
+	}
+	m.setInfo(info)
+
+	switch {
+	case info.Running && m.catchingUp:
+		n, err := m.read(ctx, t, readCatchUp)
+		if err == nil && (n == 0 || !m.behind(m.anchor.time, 0, 0)) {
+			m.catchingUp = false
+			m.e.log.Debugf("container %s: caught up with its log, following it", m.label())
+		}
+		return false, err
+	case info.Running:
+		start := time.Now()
+		n, err := m.read(ctx, t, readFollow)
+		if err == nil && n == 0 && time.Since(start) < time.Second {
+			// A running container's stream that ends at once with
+			// nothing new: do not spin on the daemon.
+			t.wait(ctx, m.wakeup, b.delay())
+			return true, nil
+		}
+		return false, err
+	case info.FinishedAt != m.drainedStop && info.FinishedAt >= m.oldestCursor():
+		// Stopped with lines we may not have: read to the end once
+		// (20.10's follower can miss a stopping container's last lines).
+		_, err := m.read(ctx, t, readToEnd)
+		if err == nil {
+			m.drainedStop = info.FinishedAt
+		}
+		return false, err
+	case m.isDestroyed():
+		return false, errDone
+	}
+	t.wait(ctx, m.wakeup, 0) // until the next start
+	return true, nil
+}
+
+// gone ends the monitor of a container that no longer exists. One that ran
+// and was removed before any of its log could be read (on a busy host a
+// docker run --rm can come and go between two requests) is said: its lines
+// are lost, however many there were.
+func (m *monitor) gone() {
+	if m.opened || !m.ran.Load() || !m.e.cfg.Filter.Selects(m.info.Name, m.info.Image, m.info.Labels) {
+		m.e.log.Debugf("container %s is gone", m.label())
+		return
+	}
+	m.e.stats.Lost.Add(1)
+	m.e.log.Warnf("container %s ran and was removed before its log could be read: its lines are lost", m.label())
+}
+
+// quietRetries is how long a failure in a row is retried at debug level
+// before it is worth a warning (a variable for the tests).
+var quietRetries = 10 * time.Second
+
+// logRetry logs a failure about to be retried: at debug level while it is
+// new (a burst of container starts slows the daemon for a few seconds),
+// then as a warning, its repeats at most once per repeatInterval. While the
+// daemon cannot be reached at all the discovery loop says so; each monitor
+// only at debug level.
 func (m *monitor) logRetry(what string, err error) {
-	if docker.IsConnectionFailed(err) {
-		m.e.log.Debugf("container %s (%s): %s: %v; retrying", shortID(m.id), m.info.Name, what, err)
+	now := time.Now()
+	if m.failingSince.IsZero() {
+		m.failingSince = now
+	}
+	if docker.IsConnectionFailed(err) || now.Sub(m.failingSince) < quietRetries {
+		m.e.log.Debugf("container %s: %s: %v; retrying", m.label(), what, err)
 		return
 	}
 	msg := fmt.Sprintf("%s: %v", what, err)
-	if ok, held := m.retries.allow(msg, time.Now()); ok {
-		m.e.log.Warnf("container %s (%s): %s; retrying%s", shortID(m.id), m.info.Name, msg, held)
+	if ok, held := m.retries.allow(msg, now); ok {
+		m.e.log.Warnf("container %s: %s; retrying (failing for %s)%s", m.label(), msg, now.Sub(m.failingSince).Round(time.Second), held)
 	}
+}
+
+// label names the container in log lines: its short ID, and its name
+// once known.
+func (m *monitor) label() string {
+	if m.info.Name == "" {
+		return shortID(m.id)
+	}
+	return shortID(m.id) + " (" + m.info.Name + ")"
 }
 
 // setInfo takes the container's description, and on first sight decides
@@ -268,8 +376,8 @@ func (m *monitor) setInfo(info docker.Container) {
 	m.info = info
 	m.meta = m.e.containerMeta(info)
 	m.shownName.Store(&info.Name)
-	if !m.started {
-		m.started = true
+	if !m.cursorsSet {
+		m.cursorsSet = true
 		if m.e.pos != nil {
 			if p, ok := m.e.pos.get(m.id); ok { // where the last run left off
 				m.cursors, m.anchor = p.cursors, p.anchor
@@ -323,15 +431,28 @@ func (m *monitor) coversCursor(first docker.Entry) bool {
 	return first.Time < m.oldestCursor()-resumeMargin
 }
 
+// readMode is how a stream reads a container's log.
+type readMode int
+
+const (
+	readFollow  readMode = iota // follow new lines (a running container)
+	readCatchUp                 // to the end of the log, without follow (errBehind)
+	readToEnd                   // to the end of a stopped container's log, where lines still awaiting their last chunk are final
+)
+
 // read reads one logs stream from the resume point and delivers every line
 // not delivered yet. A followed stream ends when the container stops, when
-// its idle deadline passes, or after stream_lifetime once it has delivered
+// its idle deadline passes, after stream_lifetime once it has delivered
 // something (a stream still catching up is not cut, or a large log would
-// never be read). A non-followed one ends at the end of the log, where
-// lines still awaiting their last chunk are final too.
+// never be read), or when it falls behind a rotating log (errBehind). A
+// non-followed one ends at the end of the log.
 // It returns how many lines it delivered.
-func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int, err error) {
+func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered int, err error) {
+	follow := mode == readFollow
 	since, tail := m.resumePoint()
+	if mode == readCatchUp {
+		tail = 0 // a rotating log is small; a tail bound missed is a reopen more, while it rotates
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Docker answers at once with headers; bound the wait all the same.
@@ -363,6 +484,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	}
 	// This goroutine alone reads and closes the body.
 	defer body.Close()
+	m.opened = true
 	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
 	opened := time.Now()
@@ -379,6 +501,20 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	}
 	coarse := m.anchor.coarse()
 	occ := 0 // lines read like the anchor (whole seconds)
+	// The log's write rate, from the stamps of the lines this stream
+	// delivered, for the follower's distance behind a rotating log.
+	var rateFrom, rateBytes int64
+	watchRotation := follow && m.info.RotateSize > 0
+	// passed marks the streams read past every line delivered before: from
+	// there the stream's order, not its stamps, says what is new, so a
+	// line stamped before the cursor (the daemon's clock stepped back) is
+	// delivered, not dropped as a repeat.
+	var passed [3]bool
+	anchorFound := func() {
+		for s := range passed {
+			passed[s] = !m.anchor.after[s]
+		}
+	}
 	for {
 		e, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -398,6 +534,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 				if occ == m.anchor.n {
 					anchorDue = false
 					m.anchor.found(&m.cursors)
+					anchorFound()
 					m.e.stats.Duplicates.Add(1)
 					continue
 				}
@@ -424,8 +561,18 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 		first = false
 		if anchorDue && isAnchor {
 			anchorDue = false
+			anchorFound()
+		}
+		stepped := false
+		if !isNew && !isAnchor && passed[e.Stream] && e.Time < c.time {
+			isNew, stepped = true, true
+			m.e.stats.Steps.Add(1)
+			m.warnStep(c.time - e.Time)
 		}
 		if !isNew {
+			if !anchorDue && !passed[e.Stream] && e.Time == c.time && !coarse && c.has(h) {
+				passed[e.Stream] = true // its last delivered line (see anchor.after)
+			}
 			m.e.stats.Duplicates.Add(1)
 			continue
 		}
@@ -433,15 +580,29 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 			anchorDue = false
 			m.reportGap(e.Time)
 		}
-		c.add(e.Time, h)
 		_, held := lr.Pending()
 		if err := m.deliver(ctx, t, e, h, !held); err != nil {
-			return delivered, err
+			return delivered, err // not delivered: the cursor stays before it
 		}
+		if !stepped { // the cursor keeps the latest stamp delivered
+			c.add(e.Time, h)
+		}
+		passed[e.Stream] = true
 		if !held {
 			m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)
+		} else if m.anchor.valid {
+			m.anchor.after[e.Stream] = true
 		}
 		delivered++
+		if watchRotation {
+			if rateFrom == 0 {
+				rateFrom = e.Time
+			}
+			rateBytes += int64(len(e.Line)) + jsonFileEntryOverhead
+			if delivered%64 == 0 && m.behind(e.Time, rateFrom, rateBytes) {
+				return delivered, errBehind
+			}
+		}
 		if follow && time.Since(opened) >= lifetime {
 			m.e.stats.Rotations.Add(1)
 			break // a rotation: reopened where it ended
@@ -450,7 +611,7 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 	if resumed {
 		m.tail = tailInitial
 	}
-	if !follow {
+	if mode == readToEnd {
 		for _, e := range lr.Flush() {
 			h := hashLine(e.Line)
 			if c := &m.cursors[e.Stream]; c.admit(e.Time, h) {
@@ -463,6 +624,24 @@ func (m *monitor) read(ctx context.Context, t *task, follow bool) (delivered int
 		}
 	}
 	return delivered, nil
+}
+
+// jsonFileEntryOverhead is what json-file adds to a line on disk (its
+// keys, stream and stamp), roughly.
+const jsonFileEntryOverhead = 64
+
+// behind reports whether the line stamped at was read so long after it
+// was written that the log has meanwhile grown by more than half its
+// rotation size, at the rate the stamps show since from (bytes written
+// since then; with from 0, any lag past a second). The daemon's follower
+// then risks skipping a whole rotated file.
+func (m *monitor) behind(at, from, bytes int64) bool {
+	lag := time.Now().UnixNano() - at
+	if from == 0 || at <= from {
+		return lag > int64(time.Second)
+	}
+	grown := float64(bytes) / float64(at-from) * float64(lag) // bytes/ns × ns
+	return grown > float64(m.info.RotateSize)/2
 }
 
 // jittered is a stream's lifetime: stream_lifetime less up to a quarter,
@@ -481,13 +660,24 @@ func (m *monitor) widenTail() {
 	m.e.log.Debugf("container %s: resume point beyond the tail bound; reopening with tail=%d (0: all)", shortID(m.id), m.tail)
 }
 
+// warnStep says, once per container, that its lines went back in time:
+// they are delivered in the log's order.
+func (m *monitor) warnStep(back int64) {
+	if m.stepWarned {
+		return
+	}
+	m.stepWarned = true
+	m.e.log.Warnf("container %s: a line is stamped %s before one already delivered (the daemon's clock stepped back?); delivering its lines in the order of its log",
+		m.label(), time.Duration(back))
+}
+
 // reportGap warns that lines after the resume point are no longer held by
 // the daemon (rotated away while the plugin was down or paused): they are
 // lost, and the user is told, not left to guess.
 func (m *monitor) reportGap(next int64) {
 	m.e.stats.Gaps.Add(1)
-	m.e.log.Warnf("container %s (%s): lines between %s and %s are no longer held by the daemon (its log was rotated); they cannot be delivered",
-		shortID(m.id), m.info.Name, time.Unix(0, m.anchor.time).UTC().Format(time.RFC3339Nano), time.Unix(0, next).UTC().Format(time.RFC3339Nano))
+	m.e.log.Warnf("container %s: lines between %s and %s are no longer held by the daemon (its log was rotated); they cannot be delivered",
+		m.label(), time.Unix(0, m.anchor.time).UTC().Format(time.RFC3339Nano), time.Unix(0, next).UTC().Format(time.RFC3339Nano))
 }
 
 // deliver encodes a new line into the buffer, waiting (and beating) while

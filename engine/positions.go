@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,8 @@ type positions struct {
 	path  string
 	log   *Logger
 	delay time.Duration // db.commit_delay
+	// failures holds back the repeats of a write that keeps failing.
+	failures repeatLimiter
 
 	mu         sync.Mutex
 	containers map[string]*position // committed: what the db holds
@@ -68,6 +71,8 @@ type (
 		// Whole-second stamps (Podman): see anchor.
 		N  int    `json:"n,omitempty"`
 		At []dbAt `json:"at,omitempty"` // stdout, stderr
+		// After lists the streams delivered past the anchor (anchor.after).
+		After []string `json:"after,omitempty"`
 	}
 	dbAt struct {
 		Time  int64 `json:"time"`
@@ -107,11 +112,10 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 		pos.cursors[docker.Stdout] = cursor{time: c.Stdout.Time, hashes: c.Stdout.Hashes}
 		pos.cursors[docker.Stderr] = cursor{time: c.Stderr.Time, hashes: c.Stderr.Hashes}
 		if a := c.Anchor; a != nil {
-			s := docker.Stdout
-			if a.Stream == "stderr" {
-				s = docker.Stderr
+			pos.anchor = anchor{valid: true, stream: streamNamed(a.Stream), time: a.Time, hash: a.Hash, n: a.N}
+			for _, name := range a.After {
+				pos.anchor.after[streamNamed(name)] = true
 			}
-			pos.anchor = anchor{valid: true, stream: s, time: a.Time, hash: a.Hash, n: a.N}
 			for i, at := range a.At {
 				if i < 2 {
 					pos.anchor.at[docker.Stdout+docker.Stream(i)].time = at.Time
@@ -185,6 +189,8 @@ func (p *positions) apply(marks []mark, at int64) {
 		}
 		if m.anchor {
 			pos.anchor = newAnchor(docker.Stream(m.stream), m.time, m.hash, &pos.cursors)
+		} else if pos.anchor.valid {
+			pos.anchor.after[m.stream] = true
 		}
 	}
 }
@@ -220,6 +226,11 @@ func (p *positions) save() error {
 		}
 		if a := pos.anchor; a.valid {
 			c.Anchor = &dbAnchor{Stream: a.stream.String(), Time: a.time, Hash: a.hash}
+			for _, s := range []docker.Stream{docker.Stdout, docker.Stderr} {
+				if a.after[s] {
+					c.Anchor.After = append(c.Anchor.After, s.String())
+				}
+			}
 			if a.coarse() {
 				c.Anchor.N = a.n
 				for _, s := range []docker.Stream{docker.Stdout, docker.Stderr} {
@@ -235,6 +246,23 @@ func (p *positions) save() error {
 		return err
 	}
 	return writeAtomic(p.path, raw)
+}
+
+// failureKey is what makes two failed writes the same failure: not the
+// temporary file's random name.
+func failureKey(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func streamNamed(name string) docker.Stream {
+	if name == "stderr" {
+		return docker.Stderr
+	}
+	return docker.Stdout
 }
 
 func writeAtomic(path string, data []byte) error {
@@ -273,7 +301,11 @@ func (p *positions) run(ctx context.Context, t *task, interval time.Duration, li
 		}
 		p.touch(live())
 		if err := p.save(); err != nil {
-			p.log.Errorf("db %s: writing positions: %v", p.path, err)
+			if ok, held := p.failures.allow(failureKey(err), time.Now()); ok {
+				p.log.Errorf("db %s: writing positions: %v; retrying every db.sync_interval%s", p.path, err, held)
+			}
+		} else {
+			p.failures.reset()
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func startEngineLog(t *testing.T, api docker.API, kv ...string) (*Engine, *locke
 	t.Helper()
 	out := &lockedBuilder{}
 	log := NewLogger("docker_logs.0", conf.LevelDebug)
-	log.SetOutput(out)
+	log.SetOutput(io.MultiWriter(out, testWriter{t}))
 	e := New(testConfig(t, kv...), "docker_logs.0", api, log)
 	e.Start()
 	t.Cleanup(e.Stop)
@@ -181,5 +182,30 @@ func TestPositionsCommitDelay(t *testing.T) {
 	p, _ := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
 	if p.cursors[docker.Stdout].time != p.anchor.time || !p.anchor.valid {
 		t.Fatalf("the clean exit did not commit the last line: %+v", p)
+	}
+}
+
+// A db that cannot be written is said once, not at every db.sync_interval;
+// its repeats are held back like any other.
+func TestPositionsWriteFailureLoggedOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	api := newFakeAPI()
+	api.run("c1", "app")
+	e, out := startEngineLog(t, api, "db", filepath.Join(dir, "positions.db"), "db.sync_interval", "20ms", "db.commit_delay", "0s")
+	c := &collector{t: t, e: e, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d", i))
+		c.until("the line", c.count(i))
+		time.Sleep(60 * time.Millisecond) // three sync intervals, each with a new ack
+	}
+	if n := strings.Count(out.String(), "writing positions"); n != 1 {
+		t.Fatalf("the failing write was logged %d times, want once:\n%s", n, out.String())
 	}
 }

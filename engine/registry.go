@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ type Registry struct {
 	inits         int // instances initialised so far, for their names
 	next          uintptr
 	byToken       map[uintptr]*Engine
+	dbs           map[uintptr]string // each instance's db as dbKey resolved it
 	shardsChecked bool
 }
 
@@ -56,6 +58,10 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	if err := r.checkShardLocked(cfg, hasCtx); err != nil {
 		return fail(err)
 	}
+	db, err := r.checkDBLocked(cfg, name)
+	if err != nil {
+		return fail(err)
+	}
 	newAPI := r.NewAPI
 	if newAPI == nil {
 		newAPI = func(c conf.Config) (docker.API, error) { return NewClient(c) }
@@ -75,6 +81,12 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	}
 	r.next++
 	r.byToken[r.next] = e
+	if db != "" {
+		if r.dbs == nil {
+			r.dbs = map[uintptr]string{}
+		}
+		r.dbs[r.next] = db
+	}
 	r.setMemoryLimitLocked()
 	log.Infof("started, reading from docker at %s", docker.HostLabel(cfg.DockerHost))
 	return r.next, nil
@@ -123,6 +135,44 @@ func (r *Registry) checkShardLocked(cfg conf.Config, hasCtx bool) error {
 		}
 	}
 	return nil
+}
+
+// checkDBLocked refuses a db that another instance of this process already
+// keeps its positions in: each instance saves only its own containers, so
+// two instances sharing a file would overwrite each other's positions (two
+// shards of one daemon would each leave the file with only theirs). It
+// returns the db's resolved path ("" without db) for the registry to keep.
+func (r *Registry) checkDBLocked(cfg conf.Config, name string) (string, error) {
+	if cfg.DB == "" {
+		return "", nil
+	}
+	db, err := dbKey(cfg.DB)
+	if err != nil {
+		return "", fmt.Errorf("invalid db %q: %w", cfg.DB, err)
+	}
+	for tok, other := range r.dbs {
+		if other == db {
+			o := r.byToken[tok].name
+			return "", fmt.Errorf("invalid db %q: instance %s already keeps its positions in %s; inputs sharing a db overwrite each other's positions, so give %s and %s each a db file of its own",
+				cfg.DB, o, db, o, name)
+		}
+	}
+	return db, nil
+}
+
+// dbKey is the path that tells two db settings apart: absolute and clean,
+// with the symbolic links of its directory resolved when it exists (the
+// file itself is replaced by each save, a link to it would not last).
+func dbKey(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	abs = filepath.Clean(abs)
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs, nil
 }
 
 // CheckShards says, once all instances are initialised, which shards no
@@ -193,6 +243,7 @@ func (r *Registry) StopAll() {
 	r.mu.Lock()
 	engines := r.byToken
 	r.byToken = nil
+	r.dbs = nil // a stopped instance frees its db
 	r.inits = 0 // a hot reload numbers its new instances from 0, as Fluent Bit does
 	r.shardsChecked = false
 	r.mu.Unlock()

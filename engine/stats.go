@@ -12,10 +12,16 @@ type Stats struct {
 	Duplicates atomic.Int64 // lines dropped because they were delivered before
 	Truncated  atomic.Int64 // lines cut at max_line_size
 	Widened    atomic.Int64 // reopens whose tail bound missed the resume point and were widened
-	Gaps       atomic.Int64 // resumes that found lines rotated away (lost, warned)
+	CatchUps   atomic.Int64 // followed streams ended behind a rotating log, read on without follow
+	Gaps       atomic.Int64 // lines found rotated away by the daemon (lost, warned)
+	Lost       atomic.Int64 // containers removed before their log could be read (warned)
+	Steps      atomic.Int64 // lines stamped before lines already delivered, delivered in log order
 	// CappedCollects counts collects that handed over chunk_max_size with
 	// more waiting: the instance's bound was the bottleneck.
 	CappedCollects atomic.Int64
+	// RetriedCollects counts collects whose records could not be handed
+	// over (no memory for Fluent Bit's copy) and were handed over again.
+	RetriedCollects atomic.Int64
 }
 
 // Stats returns the engine's counters.

@@ -145,6 +145,12 @@ func TestStatusEndpoint(t *testing.T) {
 	if sumOf(fams, "go_goroutines", nil) <= 0 || sumOf(fams, "docker_logs_collects_total", in) < 1 {
 		t.Errorf("go_goroutines or collects missing")
 	}
+	// Every *_total is a counter: Prometheus' rate() and increase() need one.
+	for name, f := range fams {
+		if strings.HasSuffix(name, "_total") && f.GetType() != dto.MetricType_COUNTER {
+			t.Errorf("%s is a %s, named like a counter", name, f.GetType())
+		}
+	}
 
 	api.setDown(true)
 	waitUntil(t, "503 while the daemon is down", func() bool { code, _ := getHealth(t, e); return code == http.StatusServiceUnavailable })

@@ -67,6 +67,7 @@ type supervisor struct {
 	heartbeat time.Duration
 	wg        sync.WaitGroup
 	now       atomic.Int64 // coarse clock (unix ns), advanced by the watchdog
+	restarts  atomic.Int64 // of every task, ever
 
 	mu    sync.Mutex
 	tasks map[*task]struct{}
@@ -122,6 +123,7 @@ func (s *supervisor) loop(t *task) {
 			return // done for good
 		}
 		t.restarts++
+		s.restarts.Add(1)
 		t.lastErr = err.Error()
 		t.state = TaskRestarting
 		t.mu.Unlock()

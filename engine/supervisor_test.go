@@ -35,6 +35,7 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 // A task that stops beating is cancelled and restarted; one that panics
 // or fails is restarted; one that returns nil is done.
 func TestSupervisorRestarts(t *testing.T) {
+	expectPanics(t)
 	s, _ := newTestSupervisor(t, 300*time.Millisecond)
 	var stuckRuns, panicRuns, failRuns atomic.Int32
 	s.start("stuck", func(ctx context.Context, tk *task) error {

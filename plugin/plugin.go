@@ -1,10 +1,15 @@
 // Command plugin is the cgo shim that Fluent Bit loads as docker_logs.so:
 // exported callbacks only, each finding its instance, calling one engine
-// method and mapping the result to a Fluent Bit return code. See
-// shared/FLUENT_BIT_PROXY.md for how Fluent Bit drives them.
+// method and mapping the result to a Fluent Bit return code. Fluent Bit
+// calls an instance's Init, collect (every second, which must not block) and
+// cleanup on that instance's own thread, finds the instance through the
+// context Init stores (Fluent Bit >= 4.1; before, one instance only), and
+// calls Pause, Resume, PreExit and Exit without saying for which instance.
 package main
 
 /*
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +23,47 @@ struct dl_input_plugin {
     void *name;
     struct dl_flb_api *api;
     void *i_ins;
-    void **context;
+    void *context;
 };
+
+// What context points to. Fluent Bit >= 4.1: struct
+// flb_plugin_input_proxy_context, whose remote_context is handed back to
+// the Ctx callbacks; Fluent Bit sets it to NULL and never writes it.
+struct dl_input_proxy_context {
+    int coll_fd;
+    void *remote_context;
+    void *proxy;
+};
+// Before 4.1: struct flb_plugin_proxy_context, where the same offset holds
+// Fluent Bit's own proxy pointer (never NULL), and no Ctx callbacks exist.
+struct dl_proxy_context {
+    void *remote_context;
+    void *proxy;
+};
+// Telling the layouts apart reads one word that is remote_context in the
+// first and proxy in the second: the same offset on every ABI (8 on 64-bit
+// builds, 4 on 32-bit ones).
+_Static_assert(offsetof(struct dl_input_proxy_context, remote_context) ==
+               offsetof(struct dl_proxy_context, proxy),
+               "remote_context (>= 4.1) and proxy (< 4.1) must share an offset");
 
 static char *dl_get_property(void *plugin, char *key) {
     struct dl_input_plugin *p = plugin;
     return p->api->input_get_property(key, p->i_ins);
 }
 
-static void **dl_context(void *plugin) {
-    return ((struct dl_input_plugin *)plugin)->context;
+// dl_has_ctx says the context has Fluent Bit >= 4.1's layout: its
+// remote_context (the old layout's proxy pointer) is still NULL.
+static int dl_has_ctx(void *plugin) {
+    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
+    return c != NULL && c->remote_context == NULL;
+}
+
+// dl_set_ctx stores the instance's token as remote_context; only when
+// dl_has_ctx said so.
+static void dl_set_ctx(void *plugin, uintptr_t token) {
+    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
+    c->remote_context = (void *)token;
 }
 */
 import "C"
@@ -71,19 +107,20 @@ func FLBPluginRegister(def unsafe.Pointer) int {
 func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	defer recoverTo(&ret, flbError, "init")
 	// Fluent Bit >= 4.1 passes { int coll_fd; void *remote_context; ... }
-	// with remote_context (offset 8) NULL at init, and hands it back to the
-	// Ctx callbacks. Before 4.1 the struct is { void *remote_context; void
-	// *proxy; }: offset 8 is Fluent Bit's proxy pointer and must not be
-	// touched, and only the plain callbacks exist: one instance at most.
-	ctxWords := C.dl_context(plugin)
-	hasCtx := ctxWords != nil && *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(ctxWords), 8)) == nil
+	// with remote_context (offset 8 on 64-bit) NULL at init, and hands it
+	// back to the Ctx callbacks. Before 4.1 the struct is { void
+	// *remote_context; void *proxy; }: the same offset is Fluent Bit's proxy
+	// pointer and must not be touched, and only the plain callbacks exist:
+	// one instance at most. The C side (dl_has_ctx, dl_set_ctx) takes the
+	// offsets from structs mirroring both layouts.
+	hasCtx := C.dl_has_ctx(plugin) != 0
 	token, err := initInstance(propertyGetter{plugin}, hasCtx)
 	if err != nil {
 		fmt.Fprint(os.Stderr, err)
 		return flbError
 	}
 	if hasCtx {
-		*(*uintptr)(unsafe.Add(unsafe.Pointer(ctxWords), 8)) = token
+		C.dl_set_ctx(plugin, C.uintptr_t(token))
 	}
 	return flbOK
 }
@@ -108,23 +145,48 @@ func FLBPluginInputCallbackCtx(ctx unsafe.Pointer, data *unsafe.Pointer, size *C
 	return collect(uintptr(ctx), data, size)
 }
 
-// collect copies the records the instance has buffered into one C buffer
-// (Fluent Bit frees it through the cleanup callback, or with free()), or
-// hands over size 0 and allocates nothing.
+// source is what collect and cleanup need of an instance (an
+// *engine.Engine; tests put in their own).
+type source interface {
+	Collect() []byte
+	Retry()
+	Ack()
+}
+
+// lookup finds the instance of a callback's token, nil when none.
+var lookup = func(token uintptr) source {
+	if e := instances.Lookup(token); e != nil {
+		return e
+	}
+	return nil
+}
+
+// alloc is C.malloc (tests make it fail). Fluent Bit frees what collect
+// hands over through the cleanup callback, or with free().
+var alloc = func(n int) unsafe.Pointer { return C.malloc(C.size_t(n)) }
+
+// csize is C's size_t, for the tests (which cannot use cgo).
+type csize = C.size_t
+
+// collect copies the records the instance has buffered into one C buffer,
+// or hands over size 0 and allocates nothing (then Fluent Bit calls no
+// cleanup). Records whose buffer cannot be allocated go back to the engine
+// for the next collect.
 func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	*data, *size = nil, 0
 	defer recoverTo(&ret, flbOK, "collect")
-	e := instances.Lookup(token)
-	if e == nil {
+	s := lookup(token)
+	if s == nil {
 		return flbOK
 	}
-	recs := e.Collect()
+	recs := s.Collect()
 	if len(recs) == 0 {
 		return flbOK
 	}
-	buf := C.malloc(C.size_t(len(recs)))
+	buf := alloc(len(recs))
 	if buf == nil {
-		return flbOK // the records are lost to this collect only if malloc fails
+		s.Retry()
+		return flbOK
 	}
 	C.memcpy(buf, unsafe.Pointer(&recs[0]), C.size_t(len(recs)))
 	*data, *size = buf, C.size_t(len(recs))
@@ -147,8 +209,8 @@ func FLBPluginInputCleanupCallbackCtx(ctx, data unsafe.Pointer) int {
 func cleanup(token uintptr, data unsafe.Pointer) (ret int) {
 	C.free(data)
 	defer recoverTo(&ret, flbOK, "cleanup")
-	if e := instances.Lookup(token); e != nil {
-		e.Ack()
+	if s := lookup(token); s != nil {
+		s.Ack()
 	}
 	return flbOK
 }

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -373,5 +374,47 @@ func TestLongLines(t *testing.T) {
 					c.size, c.tty, i, len(l), strings.HasPrefix(l, prefix), trunc, c.wantLen, c.truncated)
 			}
 		}
+	}
+}
+
+// Twenty `docker run --rm` containers of 50 lines each, one after the
+// other, while three processes keep both cores busy: each container is
+// created, run and removed within about 150 ms, and every line of every one
+// arrives once, in order; no container is reported lost.
+func TestShortLivedRemovedContainersUnderLoad(t *testing.T) {
+	d := needDocker(t)
+	for i := 0; i < 3; i++ {
+		burn := exec.Command("sh", "-c", "while :; do :; done")
+		if err := burn.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { burn.Process.Kill(); burn.Wait() })
+	}
+	var logOut syncBuffer
+	r := runEngineOn(t, d.Host(), &logOut)
+	time.Sleep(time.Second)
+	var ids []string
+	for i := 0; i < 20; i++ {
+		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("rm-%d%s", i, suffix()), Options: []string{"--rm"}, Args: []string{"-n", "50"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	r.waitFor("every container's 50 lines", 2*time.Minute, func(recs []record) bool {
+		for _, id := range ids {
+			if len(ofContainer(recs, id)) < 50 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // room for a late duplicate to show
+	recs := r.records()
+	for _, id := range ids {
+		assertSequence(t, recs, id, "stdout", "stdout", 50)
+	}
+	if strings.Contains(logOut.String(), "removed before its log could be read") {
+		t.Fatalf("a container was reported lost:\n%s", logOut.String())
 	}
 }

@@ -127,6 +127,9 @@ func startHost(t *testing.T, args ...string) *host {
 	}()
 	t.Cleanup(func() {
 		h.stop()
+		if strings.Contains(h.stderr.String(), "panicked") {
+			t.Errorf("the plugin recovered a panic: a defect, not normal operation")
+		}
 		if t.Failed() {
 			t.Logf("host output:\n%s", tail(h.stderr.String(), 60))
 		}

@@ -1,9 +1,11 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -56,14 +58,29 @@ func runEngineOn(t *testing.T, host string, logOut io.Writer, kv ...string) *eng
 		t.Fatal(err)
 	}
 	log := engine.NewLogger("docker_logs.0", cfg.PluginLogLevel)
-	if logOut != nil {
-		log.SetOutput(logOut)
+	if logOut == nil {
+		logOut = os.Stderr
 	}
+	log.SetOutput(panicWatch{t, logOut})
 	r := &engineRun{t: t, e: engine.New(cfg, "docker_logs.0", api, log), stop: make(chan struct{}), done: make(chan struct{})}
 	r.e.Start()
 	go r.collect()
 	t.Cleanup(r.close)
 	return r
+}
+
+// panicWatch passes the engine's log on, and fails the test on a recovered
+// panic: a defect the supervisor hides, not normal operation.
+type panicWatch struct {
+	t *testing.T
+	w io.Writer
+}
+
+func (p panicWatch) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte("panicked")) {
+		p.t.Errorf("the engine recovered a panic: %s", b)
+	}
+	return p.w.Write(b)
 }
 
 func (r *engineRun) collect() {

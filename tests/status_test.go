@@ -131,7 +131,7 @@ func TestStatusEndpointInHost(t *testing.T) {
 		}
 		recs, _ := awaitEveryLineOnce(t, d, h, id)
 		for _, r := range ofContainer(recs, id) {
-			got["container_id="+id[:12]+",container_name="+r.str("container_name")+",input=docker_logs.0,stream="+r.str("stream")]++
+			got["container_id="+id+",container_name="+r.str("container_name")+",input=docker_logs.0,stream="+r.str("stream")]++
 		}
 	}
 

@@ -25,8 +25,9 @@
 #   DL_PODMAN_DIR  state directory (default /tmp/docker_logs-podman); keep it
 #                  short: the socket path must fit in 108 bytes
 #
-# Settings this machine needs (shared/DOCKER_API.md, "Podman"): container
-# ulimits no higher than the sandbox allows, runc (crun 1.8 refuses this
+# Settings this machine needs (measured with Debian's podman 4.3.1): container
+# ulimits no higher than the sandbox allows (default_ulimits nofile and nproc
+# in a containers.conf named by CONTAINERS_CONF), runc (crun 1.8 refuses this
 # cgroup layout), cgroupfs (no systemd), events in a file (no journal), and
 # k8s-file logs. Storage, run state, events and network configuration all live
 # under $DIR: the machine's own podman (/var/lib/containers) is never touched.
