@@ -2,6 +2,7 @@ package engine
 
 import (
 	"hash/fnv"
+	"time"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
@@ -23,10 +24,18 @@ import (
 // (the monitor's resume point sees to that), and the i-th line it reads at
 // that second was delivered if i < len(hashes). seen counts them; it is
 // reset when a stream opens (restart).
+//
+// time is the last delivered line's in the order of the log. max is the
+// latest stamp ever delivered: the same, unless the daemon's clock stepped
+// back, when lines are delivered in the log's order below it. Up to the
+// point a resumed stream has passed every delivered line, a line no newer
+// than max was delivered (beforePassed); past it, the order of the log
+// decides (next).
 type cursor struct {
 	time   int64
 	hashes []uint64
 	seen   int // lines at time read by the current stream (whole seconds)
+	max    int64
 }
 
 // restart starts counting the lines of a new stream.
@@ -45,14 +54,31 @@ func (c *cursor) next(ts int64, h uint64) bool {
 	return !c.has(h)
 }
 
+// nextBeforePassed is next for a line read before the stream passed every
+// delivered line: one no newer than max was delivered.
+func (c *cursor) nextBeforePassed(ts int64, h uint64) bool {
+	if c.max > c.time {
+		return ts > c.max
+	}
+	return c.next(ts, h)
+}
+
+// stepBack is how far before the last delivered line (in the log's order)
+// a line must be stamped to be taken for the daemon's clock stepping back,
+// not for one of json-file's re-read lines at a rotation (adjacent repeats,
+// stamped a few milliseconds earlier). NTP daemons step the clock for
+// offsets of 128 ms (ntpd) or more (chrony's makestep, commonly 1 s).
+const stepBack = int64(100 * time.Millisecond)
+
+// steppedBack reports a line stamped so far before the last delivered one
+// that the daemon's clock stepped back (see stepBack).
+func (c *cursor) steppedBack(ts int64) bool { return c.time != 0 && ts < c.time-stepBack }
+
 // isNew reports whether a line delivered after the cursor's (positions
-// replay deliveries in order) advances it: at a whole second every delivered
+// replay deliveries in order) moves it: at a whole second every delivered
 // line is another one.
 func (c *cursor) isNew(ts int64, h uint64) bool {
-	if ts != c.time {
-		return ts > c.time
-	}
-	return docker.WholeSecond(ts) || !c.has(h)
+	return ts != c.time || docker.WholeSecond(ts) || !c.has(h)
 }
 
 func (c *cursor) has(h uint64) bool {
@@ -64,13 +90,14 @@ func (c *cursor) has(h uint64) bool {
 	return false
 }
 
-// add records a new line as delivered.
+// add records a new line as delivered (after the cursor's in the log).
 func (c *cursor) add(ts int64, h uint64) {
-	if ts > c.time {
+	if ts != c.time {
 		c.time, c.hashes, c.seen = ts, c.hashes[:0], 0
 	}
 	c.hashes = append(c.hashes, h)
 	c.seen = max(c.seen, len(c.hashes))
+	c.max = max(c.max, ts)
 }
 
 // admit reports whether a line read is new, and records it as delivered.

@@ -504,6 +504,33 @@ func TestEngineInspectRetriesQuietlyThenWarns(t *testing.T) {
 	}
 }
 
+// json-file's follower re-reads the last lines at a rotation: exact
+// repeats, stamped just before the last line delivered. They are dropped,
+// not taken for a clock that stepped back.
+func TestEngineRotationRepeatsAreNotClockSteps(t *testing.T) {
+	api := newFakeAPI()
+	e, out := startEngineLog(t, api)
+	c := &collector{t: t, e: e}
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 5)
+	c.until("the first lines", c.count(5))
+	api.mu.Lock()
+	entries := api.containers["c1"].entries
+	repeats := append([]fakeEntry(nil), entries[len(entries)-3:]...)
+	api.mu.Unlock()
+	for _, r := range repeats {
+		api.writeAt("c1", r.stream, r.line, r.time)
+	}
+	api.writeSeq("c1", docker.Stdout, "line", 6, 8)
+	c.until("the lines after the repeats", c.count(8))
+	c.settle()
+	assertLines(t, logs(c.recs, "c1", "stdout"), seq("line", 1, 8))
+	if strings.Contains(out.String(), "clock stepped back") {
+		t.Fatalf("repeats taken for a clock step:\n%s", out.String())
+	}
+}
+
 // A full buffer stops reading, never drops: with a tiny buffer and a slow
 // collector every line still arrives once, in order.
 func TestEngineBackpressure(t *testing.T) {

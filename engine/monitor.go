@@ -389,7 +389,7 @@ func (m *monitor) setInfo(info docker.Container) {
 			from = m.e.start
 		}
 		for s := range m.cursors {
-			m.cursors[s] = cursor{time: from}
+			m.cursors[s] = cursor{time: from, max: from}
 		}
 	}
 }
@@ -547,7 +547,12 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			anchorDue = false
 			m.reportGap(e.Time)
 		}
-		isNew := c.next(e.Time, h)
+		var isNew bool
+		if passed[e.Stream] {
+			isNew = c.next(e.Time, h)
+		} else {
+			isNew = c.nextBeforePassed(e.Time, h)
+		}
 		isAnchor := !coarse && m.anchor.is(e.Stream, e.Time, h)
 		if !resumed {
 			switch {
@@ -563,9 +568,8 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			anchorDue = false
 			anchorFound()
 		}
-		stepped := false
-		if !isNew && !isAnchor && passed[e.Stream] && e.Time < c.time {
-			isNew, stepped = true, true
+		if !isNew && !isAnchor && passed[e.Stream] && c.steppedBack(e.Time) {
+			isNew = true
 			m.e.stats.Steps.Add(1)
 			m.warnStep(c.time - e.Time)
 		}
@@ -584,9 +588,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 		if err := m.deliver(ctx, t, e, h, !held); err != nil {
 			return delivered, err // not delivered: the cursor stays before it
 		}
-		if !stepped { // the cursor keeps the latest stamp delivered
-			c.add(e.Time, h)
-		}
+		c.add(e.Time, h)
 		passed[e.Stream] = true
 		if !held {
 			m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)

@@ -63,6 +63,7 @@ type (
 	dbCursor struct {
 		Time   int64    `json:"time"`
 		Hashes []uint64 `json:"hashes,omitempty"`
+		Max    int64    `json:"max,omitempty"` // when above time (cursor.max)
 	}
 	dbAnchor struct {
 		Stream string `json:"stream"`
@@ -109,8 +110,8 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 	}
 	for id, c := range f.Containers {
 		pos := &position{seen: c.Seen}
-		pos.cursors[docker.Stdout] = cursor{time: c.Stdout.Time, hashes: c.Stdout.Hashes}
-		pos.cursors[docker.Stderr] = cursor{time: c.Stderr.Time, hashes: c.Stderr.Hashes}
+		pos.cursors[docker.Stdout] = c.Stdout.cursor()
+		pos.cursors[docker.Stderr] = c.Stderr.cursor()
 		if a := c.Anchor; a != nil {
 			pos.anchor = anchor{valid: true, stream: streamNamed(a.Stream), time: a.Time, hash: a.Hash, n: a.N}
 			for _, name := range a.After {
@@ -220,8 +221,8 @@ func (p *positions) save() error {
 			continue
 		}
 		c := dbContainer{
-			Stdout: dbCursor{Time: pos.cursors[docker.Stdout].time, Hashes: append([]uint64(nil), pos.cursors[docker.Stdout].hashes...)},
-			Stderr: dbCursor{Time: pos.cursors[docker.Stderr].time, Hashes: append([]uint64(nil), pos.cursors[docker.Stderr].hashes...)},
+			Stdout: newDBCursor(&pos.cursors[docker.Stdout]),
+			Stderr: newDBCursor(&pos.cursors[docker.Stderr]),
 			Seen:   pos.seen,
 		}
 		if a := pos.anchor; a.valid {
@@ -256,6 +257,18 @@ func failureKey(err error) string {
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return err.Error()
+}
+
+func newDBCursor(c *cursor) dbCursor {
+	d := dbCursor{Time: c.time, Hashes: append([]uint64(nil), c.hashes...)}
+	if c.max > c.time {
+		d.Max = c.max
+	}
+	return d
+}
+
+func (d dbCursor) cursor() cursor {
+	return cursor{time: d.Time, hashes: d.Hashes, max: max(d.Max, d.Time)}
 }
 
 func streamNamed(name string) docker.Stream {
