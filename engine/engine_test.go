@@ -423,6 +423,8 @@ func TestEngineWarnsContainerRemovedUnread(t *testing.T) {
 	api.write("c1", docker.Stdout, "never read")
 	api.stop("c1")
 	api.destroy("c1")
+	// Events are handled in order: the start is known once the destroy is.
+	waitUntil(t, "the destroy event", func() bool { return strings.Contains(out.String(), "event destroy c1") })
 	close(removed)
 	waitUntil(t, "the warning", func() bool { return strings.Contains(out.String(), "removed before its log could be read") })
 	if n := strings.Count(out.String(), "warn]"); n != 1 || !strings.Contains(out.String(), "gone-fast") {

@@ -22,12 +22,12 @@ type fakeAPI struct {
 	onInspect  func(id string) // test hook, called without the lock
 	// onRead is called by a log stream's Read, in the reading goroutine
 	// (test hook, called without the lock).
-	onRead    func(id string)
-	inspects  int // Inspect calls
+	onRead   func(id string)
+	inspects int // Inspect calls
 	// inspectErr, when set, may fail an Inspect (test hook, called
 	// without the lock).
 	inspectErr func(id string) error
-	logsCalls []docker.LogsOptions
+	logsCalls  []docker.LogsOptions
 }
 
 type fakeContainer struct {
