@@ -24,18 +24,26 @@ GO      ?= go
 CC      ?= gcc
 SO      := build/docker_logs.so
 HOST    := build/flbhost
+# The same host without flb_input_log_append exported: a Fluent Bit built
+# without its symbols exported, where the plugin falls back to one collect
+# buffer a second.
+HOST_NOAPPEND := build/flbhost-noappend
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 10s
 
 .PHONY: all test unit race fuzz integration run bench bench-go bench-rotation bench-shards \
 	bench-ingest bench-scale bench-pause bench-long bench-results bench-summary bench-daemon soak clean
 
-all: $(SO) $(HOST)
+all: $(SO) $(HOST) $(HOST_NOAPPEND)
 
 $(SO): $(GO_SRC)
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -o $@ ./plugin
 
 $(HOST): tests/host/flbhost.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -Wextra -Werror -pthread -Wl,--export-dynamic-symbol=flb_input_log_append -o $@ $< -ldl
+
+$(HOST_NOAPPEND): tests/host/flbhost.c
 	@mkdir -p build
 	$(CC) -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -ldl
 

@@ -207,7 +207,7 @@ var Keys = []Key{
 	},
 	{
 		Name: "buffer_max_size", Type: "size", Default: "8M",
-		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog.",
+		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog. Where records are appended straight into Fluent Bit, each 1 s collect appends what is buffered, so this bounds an instance's throughput: 8M carries about 21,000 records/s of 100-byte lines.",
 		set: func(c *Config, v string) (err error) {
 			c.BufferMaxSize, err = parseSize(v, 64*1000)
 			return err
@@ -215,7 +215,7 @@ var Keys = []Key{
 	},
 	{
 		Name: "chunk_max_size", Type: "size", Default: "2M",
-		Description: "Most bytes one collect hands Fluent Bit: one collect a second becomes one chunk, so this bounds an instance's throughput (at 2M about 5,400 records/s of 100-byte lines with their metadata, ~370 bytes a record). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone. At most `buffer_max_size`; unset, it is 2M or `buffer_max_size` if that is smaller.",
+		Description: "Most bytes of records handed to Fluent Bit at once: each piece appended straight into Fluent Bit (then one collect may append several, up to what is buffered), or, on a Fluent Bit that does not export flb_input_log_append, the one collect a second, which becomes one chunk and so bounds an instance's throughput (at 2M about 5,400 records/s of 100-byte lines with their metadata, ~370 bytes a record). 2M is the chunk size of Fluent Bit's own inputs and a third of what a default `forward` hop accepts (in_forward drops a message over 6,144,000 bytes: measured, an 8M chunk never arrived; BENCHMARKS.md). A single record larger than this is handed over alone. At most `buffer_max_size`; unset, it is 2M or `buffer_max_size` if that is smaller.",
 		set: func(c *Config, v string) (err error) {
 			c.ChunkMaxSize, err = parseSize(v, 1000)
 			return err

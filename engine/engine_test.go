@@ -646,3 +646,51 @@ func TestRegistry(t *testing.T) {
 
 var _ = io.EOF
 var _ = context.Background
+
+// Deliver appends what is buffered in pieces of whole records of at most
+// chunk_max_size; a refused piece and everything after it wait for the
+// next Deliver, in order, unacknowledged; /health names the path.
+func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	e, out := startEngineLog(t, api, "chunk_max_size", "4K", "db", db, "db.commit_delay", "0s")
+	e.UseAppend(true)
+	if h := e.Health(); h.Delivery != "append" {
+		t.Fatalf("/health delivery %q, want append", h.Delivery)
+	}
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 100)
+	var got []decodedRecord
+	var pieces int
+	refuse := true
+	appendPiece := func(p []byte) bool {
+		if len(p) > 4000 {
+			t.Fatalf("a piece of %d bytes, over chunk_max_size", len(p))
+		}
+		if refuse {
+			return false
+		}
+		pieces++
+		got = append(got, decodeRecords(t, p)...)
+		return true
+	}
+	waitUntil(t, "the lines buffered", func() bool { return e.buf.Len() > 0 && e.Stats().Records.Load() == 100 })
+	e.Deliver(appendPiece)
+	e.Deliver(appendPiece) // refused again: the same piece, once warned
+	if len(got) != 0 || e.Stats().RefusedAppends.Load() != 2 {
+		t.Fatalf("refused: %d records appended, %d refusals", len(got), e.Stats().RefusedAppends.Load())
+	}
+	if e.pos.commit(time.Now()); func() bool { _, ok := e.pos.get("c1"); return ok }() {
+		t.Fatal("positions advanced over refused records")
+	}
+	refuse = false
+	waitUntil(t, "every line", func() bool { e.Deliver(appendPiece); return len(got) >= 100 })
+	assertLines(t, logs(got, "c1", "stdout"), seq("line", 1, 100))
+	if pieces < 3 {
+		t.Fatalf("%d pieces; want them cut at chunk_max_size", pieces)
+	}
+	if n := strings.Count(out.String(), "Fluent Bit refused"); n != 1 || !strings.Contains(out.String(), "takes records again") {
+		t.Fatalf("%d refusal warnings, want 1, and the end said:\n%s", n, out.String())
+	}
+}

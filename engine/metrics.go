@@ -40,7 +40,8 @@ var counterMetrics = []struct {
 	{"docker_logs_catch_ups_total", "Followed streams ended behind a rotating log and read on without follow until caught up.", func(s *Stats) int64 { return s.CatchUps.Load() }},
 	{"docker_logs_containers_lost_total", "Containers removed before their log could be read (lost, warned).", func(s *Stats) int64 { return s.Lost.Load() }},
 	{"docker_logs_clock_step_lines_total", "Lines stamped before lines already delivered (the daemon's clock stepped back), delivered in log order.", func(s *Stats) int64 { return s.Steps.Load() }},
-	{"docker_logs_collects_total", "Collects that handed records to Fluent Bit.", func(s *Stats) int64 { return s.Collects.Load() }},
+	{"docker_logs_collects_total", "Collect buffers, or pieces appended straight into Fluent Bit, that handed records over.", func(s *Stats) int64 { return s.Collects.Load() }},
+	{"docker_logs_refused_appends_total", "Pieces of records Fluent Bit refused (flb_input_log_append returned -1): kept and appended again.", func(s *Stats) int64 { return s.RefusedAppends.Load() }},
 	{"docker_logs_capped_collects_total", "Collects that carried chunk_max_size with more waiting.", func(s *Stats) int64 { return s.CappedCollects.Load() }},
 }
 

@@ -22,6 +22,9 @@ type Stats struct {
 	// RetriedCollects counts collects whose records could not be handed
 	// over (no memory for Fluent Bit's copy) and were handed over again.
 	RetriedCollects atomic.Int64
+	// RefusedAppends counts pieces flb_input_log_append refused (kept and
+	// appended again).
+	RefusedAppends atomic.Int64
 }
 
 // Stats returns the engine's counters.

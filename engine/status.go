@@ -39,9 +39,13 @@ type Health struct {
 		Host      string `json:"host"`
 		Reachable bool   `json:"reachable"`
 	} `json:"daemon"`
-	Problems []string       `json:"problems,omitempty"`
-	Tasks    []TaskStatus   `json:"tasks"`
-	Counts   map[string]int `json:"counts"`
+	// Delivery is how records reach Fluent Bit: "append" (straight in,
+	// flb_input_log_append) or "collect" (one buffer per collect).
+	Delivery       string         `json:"delivery"`
+	RefusedAppends int64          `json:"refused_appends"`
+	Problems       []string       `json:"problems,omitempty"`
+	Tasks          []TaskStatus   `json:"tasks"`
+	Counts         map[string]int `json:"counts"`
 }
 
 // Health reports the engine's tasks, and whether all is well: the daemon
@@ -52,6 +56,7 @@ func (e *Engine) Health() Health {
 	h.Input = e.name
 	h.Daemon.Host = docker.HostLabel(e.cfg.DockerHost)
 	h.Daemon.Reachable = e.daemonUp.Load()
+	h.Delivery, h.RefusedAppends = e.Delivery(), e.stats.RefusedAppends.Load()
 	if !h.Daemon.Reachable {
 		h.Problems = append(h.Problems, "the daemon cannot be reached")
 	}

@@ -8,6 +8,8 @@
 package main
 
 /*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +48,27 @@ struct dl_proxy_context {
 _Static_assert(offsetof(struct dl_input_proxy_context, remote_context) ==
                offsetof(struct dl_proxy_context, proxy),
                "remote_context (>= 4.1) and proxy (< 4.1) must share an offset");
+
+// Fluent Bit's own append, when the executable exports its symbols (built
+// with ENABLE_EXPORTS, as fluent-bit is): same signature from 2.0.0 to
+// 5.1.1. Looked up, never linked against.
+typedef int (*dl_append_fn)(void *ins, const char *tag, size_t tag_len,
+                            const void *buf, size_t buf_size);
+static dl_append_fn dl_append;
+
+static int dl_find_append(void) {
+    dl_append = (dl_append_fn) dlsym(RTLD_DEFAULT, "flb_input_log_append");
+    return dl_append != NULL;
+}
+
+// dl_append_records appends with the instance's own tag (NULL: ins->tag).
+static int dl_append_records(void *ins, const void *buf, size_t size) {
+    return dl_append(ins, NULL, 0, buf, size);
+}
+
+static void *dl_ins(void *plugin) {
+    return ((struct dl_input_plugin *)plugin)->i_ins;
+}
 
 static char *dl_get_property(void *plugin, char *key) {
     struct dl_input_plugin *p = plugin;
@@ -122,6 +145,14 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	if hasCtx {
 		C.dl_set_ctx(plugin, C.uintptr_t(token))
 	}
+	var ins unsafe.Pointer
+	if C.dl_find_append() != 0 {
+		ins = C.dl_ins(plugin)
+	}
+	if !hasCtx {
+		token = 0 // what the plain callbacks pass
+	}
+	useAppend(token, ins)
 	return flbOK
 }
 
@@ -151,6 +182,7 @@ type source interface {
 	Collect() []byte
 	Retry()
 	Ack()
+	Deliver(appendPiece func([]byte) bool)
 }
 
 // lookup finds the instance of a callback's token, nil when none.
@@ -177,6 +209,14 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	defer recoverTo(&ret, flbOK, "collect")
 	s := lookup(token)
 	if s == nil {
+		return flbOK
+	}
+	if ins := appendTarget(token); ins != nil {
+		// Straight into Fluent Bit, on this thread (the instance's own):
+		// nothing is handed back, so no cleanup follows.
+		s.Deliver(func(piece []byte) bool {
+			return C.dl_append_records(ins, unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
+		})
 		return flbOK
 	}
 	recs := s.Collect()
@@ -240,6 +280,7 @@ func FLBPluginInputPreExit(hotReload C.int) {
 func FLBPluginExit() (ret int) {
 	defer recoverTo(&ret, flbOK, "exit")
 	instances.StopAll()
+	forgetAppendTargets()
 	return flbOK
 }
 

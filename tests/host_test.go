@@ -112,10 +112,23 @@ func (s *syncBuffer) String() string {
 // end if still running.
 func startHost(t *testing.T, args ...string) *host {
 	t.Helper()
+	return startHostBin(t, hostAppend, args...)
+}
+
+// The test host's two builds: Fluent Bit as released (its symbols exported,
+// flb_input_log_append among them: records are appended straight in), and
+// one without (the plugin falls back to one collect buffer a second).
+const (
+	hostAppend   = "build/flbhost"
+	hostNoAppend = "build/flbhost-noappend"
+)
+
+func startHostBin(t *testing.T, bin string, args ...string) *host {
+	t.Helper()
 	h := &host{t: t, out: filepath.Join(t.TempDir(), "records.jsonl"), stderr: &syncBuffer{}, done: make(chan struct{})}
 	full := append([]string{"--out", h.out}, args...)
 	full = append(full, filepath.Join(repoRoot, "build/docker_logs.so"))
-	h.cmd = exec.Command(filepath.Join(repoRoot, "build/flbhost"), full...)
+	h.cmd = exec.Command(filepath.Join(repoRoot, bin), full...)
 	h.cmd.Stderr = h.stderr
 	h.cmd.Stdout = h.stderr
 	if err := h.cmd.Start(); err != nil {

@@ -35,16 +35,16 @@ func collectSizes(t *testing.T, path, instance string) []int {
 	return out
 }
 
-// With the default chunk_max_size, Fluent Bit's 1 s collect and a
-// container writing faster than that bound: every collect carries 90-100%
-// of the cap for 30 s, no chunk exceeds what a default forward hop accepts
-// (6 MB; the host fails otherwise), and the plugin says the bound is the
-// bottleneck.
+// Without flb_input_log_append (the fallback path), with the default
+// chunk_max_size, Fluent Bit's 1 s collect and a container writing faster
+// than that bound: every collect carries 90-100% of the cap for 30 s, no
+// chunk exceeds what a default forward hop accepts (6 MB; the host fails
+// otherwise), and the plugin says the bound is the bottleneck.
 func TestCollectsCarryTheBound(t *testing.T) {
 	d := needDocker(t)
 	const chunkMax = 2000000 // the default
 	collects := filepath.Join(t.TempDir(), "collects")
-	h := startHost(t, append([]string{"--collects", collects, "--max-chunk", "6000000"}, instanceArgs(d.Host())...)...)
+	h := startHostBin(t, hostNoAppend, append([]string{"--collects", collects, "--max-chunk", "6000000"}, instanceArgs(d.Host())...)...)
 	h.waitLog("connected to docker", 30*time.Second)
 	id, err := d.Run(dockertest.Run{Name: "fast" + suffix(), Args: []string{"-n", "600000", "-size", "100"}})
 	if err != nil {
@@ -72,13 +72,20 @@ func TestCollectsCarryTheBound(t *testing.T) {
 
 // Two inputs with shard 1/2 and 2/2 split the containers: each container
 // is collected by exactly one of them, the one its ID hashes to, and each
-// line arrives once.
+// line arrives once; appended straight into Fluent Bit, and through the
+// collect buffer.
 func TestShardsSplitContainers(t *testing.T) {
 	d := needDocker(t)
+	for _, bin := range []string{hostAppend, hostNoAppend} {
+		t.Run(filepath.Base(bin), func(t *testing.T) { testShardsSplitContainers(t, d, bin) })
+	}
+}
+
+func testShardsSplitContainers(t *testing.T, d *dockertest.Daemon, bin string) {
 	args := []string{"--interval-ms", "200"}
 	args = append(args, instanceArgs(d.Host(), "shard=1/2")...)
 	args = append(args, instanceArgs(d.Host(), "shard=2/2")...)
-	h := startHost(t, args...)
+	h := startHostBin(t, bin, args...)
 	h.waitLog("docker_logs.1] connected to docker", 30*time.Second)
 	var ids []string
 	for i := 0; i < 6; i++ {

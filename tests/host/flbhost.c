@@ -152,7 +152,9 @@ struct instance {
     int cmd_rd, cmd_wr;
     int init_status;            /* 0 pending, 1 ok, -1 failed */
     uint64_t collects, nonempty, records, bytes, max_buf;
+    uint64_t appends, refused;  /* flb_input_log_append calls, and refused ones */
     int64_t max_collect_ns;
+    int64_t append_ns;          /* spent in flb_input_log_append, this collect */
 };
 
 static struct {
@@ -167,6 +169,7 @@ static struct {
     FILE *collects;
     bool count_only;            /* --count-only: validate and count, no JSON */
     bool collect_time;          /* --collect-time: stamp each record's hand-over */
+    const char *refuse_path;    /* --refuse-appends FILE: refuse while it exists */
     pthread_mutex_t out_lock;   /* one collect's lines go out in one write */
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
@@ -817,57 +820,34 @@ static int64_t now_ns(void)
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* flb_proxy_input_cb_collect() plus the checks this host exists for. */
-static void do_collect(struct instance *in)
+/* Validates a buffer handed over by a collect or an append (seq numbers
+ * it in the messages), writes its records as JSON lines and counts them:
+ * what Fluent Bit's append does with it, plus the checks. */
+static size_t emit_records(struct instance *in, const void *data, size_t size,
+                           uint64_t seq, const struct timespec *handed,
+                           const char *tag, size_t tag_len)
 {
-    void *data = NULL;
-    size_t size = 0;
-    int64_t t0 = now_ns();
-    int ret = go_collect(in, &data, &size);
-    int64_t dt = now_ns() - t0;
-    struct timespec handed;         /* wall clock of the hand-over */
-    clock_gettime(CLOCK_REALTIME, &handed);
-    uint64_t seq = ++in->collects;
-
-    if (dt > in->max_collect_ns)
-        in->max_collect_ns = dt;
-    if (dt > SLOW_COLLECT_NS)
-        logm(LOG_WARN, "[input:%s:%s] collect #%" PRIu64 " took %.1f ms; the "
-             "collect callback must never block", g.plugin_name, ins_display(in),
-             seq, dt / 1e6);
-
-    /* Fluent Bit: size 0 appends nothing and -1 drops the data; neither
-     * calls cleanup, so a buffer handed over then is leaked. */
-    if (size == 0 || ret == -1) {
-        if (data)
-            fail_instance(in, "collect #%" PRIu64 " returned %d with size %zu and "
-                          "data %p: Fluent Bit never calls cleanup then, the "
-                          "buffer leaks", seq, ret, size, data);
-        return;
-    }
-    if (!data)
-        fail_instance(in, "collect #%" PRIu64 " returned size %zu with a NULL "
-                      "buffer", seq, size);
-    if (g.max_chunk && size > g.max_chunk)
-        fail_instance(in, "collect #%" PRIu64 " handed over %zu bytes, more than "
-                      "--max-chunk %" PRIu64, seq, size, g.max_chunk);
-
     /* Validate and convert the whole buffer before writing any of it. */
     struct mp m = { .b = data, .n = size };
-    struct sb out = {0};
+    struct sb out = {0}, extra = {0};
     size_t nrec = 0;
-    char extra[64];
     if (g.collect_time)
-        snprintf(extra, sizeof(extra), ",\"collect_time\":\"%lld.%09ld\"",
-                 (long long) handed.tv_sec, handed.tv_nsec);
+        sb_printf(&extra, ",\"collect_time\":\"%lld.%09ld\"",
+                  (long long) handed->tv_sec, handed->tv_nsec);
+    if (tag) {
+        sb_puts(&extra, ",\"tag\":");
+        json_str(&extra, (const uint8_t *) tag, tag_len);
+    }
+    sb_put(&extra, "", 1);      /* NUL-terminated */
     while (m.off < m.n) {
         size_t rec_off = m.off;
         if (g.count_only ? !record_skip(&m)
                          : !record_to_json(&m, &out, ins_display(in),
-                                           g.collect_time ? extra : NULL))
+                                           extra.len > 1 ? extra.p : NULL))
             fail_buffer(in, &m, seq, nrec, rec_off);
         nrec++;
     }
+    free(extra.p);
     bool ok = true;
     if (!g.count_only) {
         pthread_mutex_lock(&g.out_lock);
@@ -895,6 +875,98 @@ static void do_collect(struct instance *in)
     in->bytes += size;
     if (size > in->max_buf)
         in->max_buf = size;
+    return nrec;
+}
+
+static int64_t now_ns(void);
+static int log_append(struct instance *in, uint64_t seq, const char *tag,
+                      size_t tag_len, const void *buf, size_t buf_size);
+
+/* Fluent Bit's flb_input_log_append() (src/flb_input_log.c) for a threaded
+ * input, as every Go input is: exported by the executable (the Makefile
+ * links build/flbhost with it exported, build/flbhost-noappend without), so
+ * the plugin finds it with dlsym(RTLD_DEFAULT). On the instance's own thread
+ * it copies the records into the instance's ring buffer and returns 0; the
+ * main thread then appends them to chunks (here: validated and written at
+ * once). With a full ring buffer it retries 10 x 100 ms and returns -1
+ * (append_to_ring_buffer in src/flb_input_chunk.c): --refuse-appends FILE
+ * makes the ring buffer full while FILE exists. A NULL tag is the
+ * instance's own. */
+int flb_input_log_append(struct instance *in, const char *tag, size_t tag_len,
+                         const void *buf, size_t buf_size)
+{
+    uint64_t seq = in->collects + 1;    /* the collect under way */
+    int64_t t0 = now_ns();
+    int ret = log_append(in, seq, tag, tag_len, buf, buf_size);
+    in->append_ns += now_ns() - t0;
+    return ret;
+}
+
+static int log_append(struct instance *in, uint64_t seq, const char *tag,
+                      size_t tag_len, const void *buf, size_t buf_size)
+{
+    if (!pthread_equal(pthread_self(), in->tid))
+        fail_instance(in, "flb_input_log_append called from a thread that is not "
+                      "the instance's: Fluent Bit's ring buffer has one writer");
+    in->appends++;
+    if (g.refuse_path && access(g.refuse_path, F_OK) == 0) {
+        for (int i = 0; i < 10; i++)
+            usleep(100 * 1000);
+        in->refused++;
+        logm(LOG_DEBUG, "[input:%s:%s] append of %zu bytes refused: ring buffer "
+             "full", g.plugin_name, ins_display(in), buf_size);
+        return -1;
+    }
+    if (buf_size == 0 || !buf)
+        fail_instance(in, "flb_input_log_append of %zu bytes at %p", buf_size, buf);
+    if (g.max_chunk && buf_size > g.max_chunk)
+        fail_instance(in, "an append during collect #%" PRIu64 " carried %zu bytes, "
+                      "more than --max-chunk %" PRIu64, seq, buf_size, g.max_chunk);
+    struct timespec handed;
+    clock_gettime(CLOCK_REALTIME, &handed);
+    size_t nrec = emit_records(in, buf, buf_size, seq, &handed, tag, tag_len);
+    logm(LOG_DEBUG, "[input:%s:%s] append during collect #%" PRIu64 ": %zu records, "
+         "%zu bytes", g.plugin_name, ins_display(in), seq, nrec, buf_size);
+    return 0;
+}
+
+/* flb_proxy_input_cb_collect() plus the checks this host exists for. */
+static void do_collect(struct instance *in)
+{
+    void *data = NULL;
+    size_t size = 0;
+    int64_t t0 = now_ns();
+    in->append_ns = 0;
+    int ret = go_collect(in, &data, &size);
+    int64_t dt = now_ns() - t0 - in->append_ns;    /* Fluent Bit's own work aside */
+    struct timespec handed;         /* wall clock of the hand-over */
+    clock_gettime(CLOCK_REALTIME, &handed);
+    uint64_t seq = ++in->collects;
+
+    if (dt > in->max_collect_ns)
+        in->max_collect_ns = dt;
+    if (dt > SLOW_COLLECT_NS)
+        logm(LOG_WARN, "[input:%s:%s] collect #%" PRIu64 " took %.1f ms; the "
+             "collect callback must never block", g.plugin_name, ins_display(in),
+             seq, dt / 1e6);
+
+    /* Fluent Bit: size 0 appends nothing and -1 drops the data; neither
+     * calls cleanup, so a buffer handed over then is leaked. */
+    if (size == 0 || ret == -1) {
+        if (data)
+            fail_instance(in, "collect #%" PRIu64 " returned %d with size %zu and "
+                          "data %p: Fluent Bit never calls cleanup then, the "
+                          "buffer leaks", seq, ret, size, data);
+        return;
+    }
+    if (!data)
+        fail_instance(in, "collect #%" PRIu64 " returned size %zu with a NULL "
+                      "buffer", seq, size);
+    if (g.max_chunk && size > g.max_chunk)
+        fail_instance(in, "collect #%" PRIu64 " handed over %zu bytes, more than "
+                      "--max-chunk %" PRIu64, seq, size, g.max_chunk);
+
+    size_t nrec = emit_records(in, data, size, seq, &handed, NULL, 0);
     logm(LOG_DEBUG, "[input:%s:%s] collect #%" PRIu64 ": %zu records, %zu bytes",
          g.plugin_name, ins_display(in), seq, nrec, size);
     if (go_cleanup(in, data) == -1)
@@ -1041,7 +1113,10 @@ static const char usage_text[] =
 "  --count-only     validate and count each collect's records (as Fluent Bit's\n"
 "                   flb_mp_count on append) but write no JSON: --out is unused\n"
 "  --collect-time   add \"collect_time\":\"S.NNNNNNNNN\" to each JSON record: the\n"
-"                   wall clock when the collect callback returned it\n"
+"                   wall clock when the collect callback (or an append) handed it over\n"
+"  --refuse-appends FILE\n"
+"                   while FILE exists, flb_input_log_append waits 10 x 100 ms and\n"
+"                   returns -1, as Fluent Bit's does with a full ring buffer\n"
 "  -v               debug logging\n"
 "  -h, --help       show this text\n"
 "\n"
@@ -1347,9 +1422,10 @@ static struct instance *stop_generation(bool reload)
     for (size_t i = 0; i < nins; i++) {
         struct instance *in = &ins[i];
         logm(LOG_INFO, "[input:%s:%s] stats: collects=%" PRIu64 " nonempty=%" PRIu64
+             " appends=%" PRIu64 " refused=%" PRIu64
              " records=%" PRIu64 " bytes=%" PRIu64 " max_buffer=%" PRIu64
              " max_collect_ms=%.3f", g.plugin_name, ins_display(in), in->collects,
-             in->nonempty, in->records, in->bytes, in->max_buf,
+             in->nonempty, in->appends, in->refused, in->records, in->bytes, in->max_buf,
              in->max_collect_ns / 1e6);
         for (size_t k = 0; k < in->nprops; k++)
             free(in->props[k].key), free(in->props[k].val);
@@ -1400,6 +1476,7 @@ int main(int argc, char **argv)
         { "max-chunk", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
         { "enable-hot-reload", no_argument, NULL, 'Y' }, { "collects", required_argument, NULL, 'C' },
         { "count-only", no_argument, NULL, 'N' }, { "collect-time", no_argument, NULL, 'T' },
+        { "refuse-appends", required_argument, NULL, 'R' },
         { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
@@ -1431,6 +1508,7 @@ int main(int argc, char **argv)
         case 'C': g.collects_path = optarg; break;
         case 'N': g.count_only = true; break;
         case 'T': g.collect_time = true; break;
+        case 'R': g.refuse_path = optarg; break;
         case 'd': g.duration_ms = parse_u64(optarg, "--duration-ms"); break;
         case 'm': g.max_chunk = parse_u64(optarg, "--max-chunk"); break;
         case 'v': g.verbose = 1; break;
