@@ -56,8 +56,8 @@ type monitor struct {
 	e      *Engine
 	id     string
 	wakeup chan struct{} // a start, or anything else worth re-inspecting for
-	// started: the container started (an event) since the monitor last
-	// read; its log is read before anything else (see run).
+	// startedEv: the container started (an event) since the monitor last
+	// looked; its log is read before anything else (see run).
 	startedEv atomic.Bool
 	// ran: the container is known to have run, so it has a log to lose.
 	ran atomic.Bool
