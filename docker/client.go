@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	units "github.com/docker/go-units"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
