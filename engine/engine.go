@@ -69,18 +69,17 @@ type Engine struct {
 	pausedSince time.Time
 	pausedTotal time.Duration
 
-	out   []byte // the last collect's buffer, reused
-	retry bool   // out was not handed over (Retry): the next Collect returns it again
+	out []byte // the last collect's buffer, reused
+	// retry: out (and its marks in inflight) did not reach Fluent Bit (a
+	// failed allocation, Retry, or a refused append): it goes first next time.
+	retry bool
 	// allocFailing: Retry was called and no hand-over went through since
 	// (a run of failures is logged once).
 	allocFailing bool
 	inflight     []mark // positions of the records handed over, until acknowledged
 	// direct: records go straight into Fluent Bit (Deliver), not through
-	// the collect buffer; refused is the piece Fluent Bit last refused,
-	// appended first next time, and refusedSince when refusals began.
+	// the collect buffer; refusedSince is when its refusals began.
 	direct       atomic.Bool
-	refused      []byte
-	refusedMarks []mark
 	refusedSince time.Time
 	// cappedSince is when collects began to be capped at chunk_max_size
 	// with more waiting (zero: the last one was not); lastCapWarn when that
@@ -205,13 +204,14 @@ func (e *Engine) Delivery() string {
 // piece, and everything after it, waits for the next Deliver, in order.
 func (e *Engine) Deliver(appendPiece func([]byte) bool) {
 	now := time.Now()
-	if len(e.refused) > 0 {
-		if !appendPiece(e.refused) {
+	if e.retry { // the piece refused last time, still in out and inflight
+		if !appendPiece(e.out) {
 			e.noteRefused(now)
 			return
 		}
-		e.appended(e.refusedMarks, now)
-		e.refused, e.refusedMarks = e.refused[:0], e.refusedMarks[:0]
+		e.retry = false
+		e.appended(e.inflight, now)
+		clear(e.inflight)
 	}
 	for budget := e.buf.Len(); budget > 0; {
 		e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight[:0])
@@ -220,9 +220,7 @@ func (e *Engine) Deliver(appendPiece func([]byte) bool) {
 		}
 		budget -= len(e.out)
 		if !appendPiece(e.out) {
-			e.refused = append(e.refused[:0], e.out...)
-			e.refusedMarks = append(e.refusedMarks[:0], e.inflight...)
-			clear(e.inflight)
+			e.retry = true // out and inflight keep it for the next Deliver
 			e.noteRefused(now)
 			return
 		}
@@ -249,7 +247,7 @@ func (e *Engine) noteRefused(now time.Time) {
 	e.stats.RefusedAppends.Add(1)
 	if e.refusedSince.IsZero() {
 		e.refusedSince = now
-		e.log.Warnf("Fluent Bit refused %d bytes of records (flb_input_log_append returned -1: its ring buffer for this input stayed full, or memory ran out); they are kept, in order, and appended again at the next collect; reading waits meanwhile", len(e.refused))
+		e.log.Warnf("Fluent Bit refused %d bytes of records (flb_input_log_append returned -1: its ring buffer for this input stayed full, or memory ran out); they are kept, in order, and appended again at the next collect; reading waits meanwhile", len(e.out))
 	}
 }
 
