@@ -52,8 +52,11 @@ type Config struct {
 	IncludeSelf  bool
 	// Labels selects the container labels records carry (globs over the
 	// label key); nil: none.
-	Labels            []*regexp.Regexp
-	Hostname          string // "": the daemon's host name
+	Labels   []*regexp.Regexp
+	Hostname string // "": the daemon's host name
+	// TagTemplate makes each container's records carry their own tag;
+	// nil: the instance's tag.
+	TagTemplate       *TagTemplate
 	BufferMaxSize     int64
 	ChunkMaxSize      int64
 	MaxLineSize       int64
@@ -206,8 +209,16 @@ var Keys = []Key{
 		set:         func(c *Config, v string) error { c.Hostname = v; return nil },
 	},
 	{
-		Name: "buffer_max_size", Type: "size", Default: "8M",
-		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog. Where records are appended straight into Fluent Bit, each 1 s collect appends what is buffered, so this bounds an instance's throughput: 8M carries about 21,000 records/s of 100-byte lines.",
+		Name: "tag_template", Type: "string", Default: "",
+		Description: "Each container's records carry their own tag, made from this template with the fields `{container_name}`, `{container_id}`, `{short_id}` (12 hex digits), `{image}`, `{compose_project}` and `{compose_service}` (empty without the Compose labels), e.g. `docker.{container_name}`, so outputs route per container (`Match docker.web*`). Unset, records carry the input's `Tag`, as do those whose template expands to nothing. Needs a Fluent Bit that exports flb_input_log_append (init fails otherwise, saying so).",
+		set: func(c *Config, v string) (err error) {
+			c.TagTemplate, err = parseTagTemplate(v)
+			return err
+		},
+	},
+	{
+		Name: "buffer_max_size", Type: "size", Default: "32M",
+		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog. Where records are appended straight into Fluent Bit, each 1 s collect appends what is buffered, so this bounds an instance's throughput: 32M carries about 90,000 records/s of 100-byte lines (~350 bytes a record with its metadata), what the daemon serves of one container's log (BENCHMARKS.md, P1); 8M carried a quarter of that. The memory is taken only while containers write that fast: once the load drops, the buffer gives it back.",
 		set: func(c *Config, v string) (err error) {
 			c.BufferMaxSize, err = parseSize(v, 64*1000)
 			return err

@@ -13,7 +13,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 8e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
+	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 32e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
 		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, DBSyncInterval: time.Second, DBCommitDelay: 2 * time.Second,
 		PluginLogLevel: LevelInfo}
 	if !reflect.DeepEqual(c, want) {
@@ -80,7 +80,7 @@ func TestParseTimeoutOrder(t *testing.T) {
 		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 1m0s"},
 		{Map{"heartbeat_timeout": "1m"}, "invalid heartbeat_timeout 1m0s: must be longer than stream_lifetime 1m0s"},
 		{Map{"stream_lifetime": "10m", "heartbeat_timeout": "90s"}, "invalid heartbeat_timeout 1m30s: must be longer than stream_lifetime 10m0s"},
-		{Map{"chunk_max_size": "9M"}, "invalid chunk_max_size 9000000: larger than buffer_max_size 8000000"},
+		{Map{"chunk_max_size": "33M"}, "invalid chunk_max_size 33000000: larger than buffer_max_size 32000000"},
 	}
 	for _, c := range cases {
 		if _, err := Parse(c.kv); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -271,5 +271,31 @@ func TestParseDefaultsFollowTheirBound(t *testing.T) {
 		if _, err := Parse(bad.kv); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: err = %v, want %q", bad.kv, err, bad.want)
 		}
+	}
+}
+
+// tag_template names only the fields it can expand, and expands them.
+func TestTagTemplate(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"docker.{container_name}", ""},
+		{"{compose_project}.{compose_service}.{short_id}", ""},
+		{"plain", ""},
+		{"docker.{name}", "unknown field {name}"},
+		{"docker.{container_name", "'{' without its '}'"},
+		{"docker.}", "'}' without its '{'"},
+		{"docker.*", "'*'"},
+	} {
+		_, err := Parse(Map{"tag_template": c.v})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), "invalid tag_template") || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("tag_template %q: err = %v, want %q", c.v, err, c.want)
+		}
+	}
+	cfg, err := Parse(Map{"tag_template": "d.{container_name}.{compose_service}-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{"container_name": "web", "compose_service": ""}
+	if got := cfg.TagTemplate.Expand(func(f string) string { return fields[f] }); got != "d.web.-" {
+		t.Fatalf("expanded %q, want d.web.-", got)
 	}
 }

@@ -9,26 +9,44 @@ import "sync"
 // blocks. Each record carries a mark, where it stands in its container's
 // log, so positions advance only with what Fluent Bit has taken.
 type Buffer struct {
-	mu     sync.Mutex
-	data   []byte // encoded records, oldest first
-	ends   []int  // end offset in data of each record
-	marks  []mark // the position of each record
-	max    int
+	mu sync.Mutex
+	// data[head:] are the encoded records, oldest first; ends[first:] and
+	// marks[first:] their end offsets in data and their marks. A Take
+	// moves head and first instead of the records after them: a collect
+	// draining a large buffer in pieces would otherwise move the rest of
+	// it once per piece. The space before head is reclaimed when a put
+	// needs it, or all at once when the buffer empties.
+	data  []byte
+	head  int
+	ends  []int
+	marks []mark
+	first int
+	max   int
+	// peak is the most bytes held since the buffer was last empty: the
+	// memory of a burst is given back once the load has dropped.
+	peak   int
 	paused bool
 	// room is closed, and replaced, whenever a waiting record may now fit.
 	room chan struct{}
 }
 
-// mark is where a record stands in its container's log.
+// mark is where a record stands in its container's log, and how it is
+// handed over.
 type mark struct {
 	id     string // container ID
+	tag    string // its own tag (tag_template), "" for the instance's
 	stream uint8
-	time   int64
-	hash   uint64
 	// anchor: every line of the container before this one in its log was
 	// delivered before it (no long line was still being assembled).
 	anchor bool
+	size   int32 // bytes of its encoded record (set by TryPut)
+	time   int64
+	hash   uint64
 }
+
+// shrinkAbove is the capacity under which an emptied buffer keeps its
+// memory whatever the load: regrowing it costs more than it holds.
+const shrinkAbove = 1 << 20
 
 // NewBuffer makes a buffer of at most max bytes (a single larger record is
 // still accepted alone, so no record is ever refused).
@@ -41,20 +59,41 @@ func NewBuffer(max int) *Buffer {
 func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.paused || (len(b.data)+len(rec) > b.max && len(b.data) > 0) {
+	held := len(b.data) - b.head
+	if b.paused || (held+len(rec) > b.max && held > 0) {
 		return false, b.room
 	}
-	if need := len(b.data) + len(rec); need > cap(b.data) {
-		// Grow by doubling, but never past the bound: the bound is on
-		// memory, not only on what is buffered.
-		grown := make([]byte, len(b.data), min(max(2*cap(b.data), need, 4096), max(b.max, need)))
-		copy(grown, b.data)
-		b.data = grown
+	if len(b.data)+len(rec) > cap(b.data) {
+		b.compact(len(rec))
 	}
 	b.data = append(b.data, rec...)
 	b.ends = append(b.ends, len(b.data))
+	m.size = int32(len(rec))
 	b.marks = append(b.marks, m)
+	b.peak = max(b.peak, len(b.data)-b.head)
 	return true, nil
+}
+
+// compact moves the held records to the start of data, into a larger
+// array when extra more bytes would not fit; b.mu is held.
+func (b *Buffer) compact(extra int) {
+	held := len(b.data) - b.head
+	need := held + extra
+	dst := b.data[:0]
+	if need > cap(b.data) {
+		// Grow by doubling, but never past the bound: the bound is on
+		// memory, not only on what is buffered.
+		dst = make([]byte, 0, min(max(2*cap(b.data), need, 4096), max(b.max, need)))
+	}
+	b.data = append(dst, b.data[b.head:]...)
+	n := copy(b.ends, b.ends[b.first:])
+	for i := range n {
+		b.ends[i] -= b.head
+	}
+	b.ends = b.ends[:n]
+	clear(b.marks[copy(b.marks, b.marks[b.first:]):]) // drop the IDs' references
+	b.marks = b.marks[:n]
+	b.head, b.first = 0, 0
 }
 
 // Take appends to dst the oldest whole records that fit in limit bytes
@@ -63,32 +102,47 @@ func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 func (b *Buffer) Take(limit int, dst []byte, marks []mark) ([]byte, []mark) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.ends) == 0 {
+	if b.first == len(b.ends) {
 		return dst, marks
 	}
-	k := 1
-	for k < len(b.ends) && b.ends[k] <= limit {
+	k := b.first + 1
+	for k < len(b.ends) && b.ends[k]-b.head <= limit {
 		k++
 	}
 	end := b.ends[k-1]
-	dst = append(dst, b.data[:end]...)
-	marks = append(marks, b.marks[:k]...)
-	b.data = b.data[:copy(b.data, b.data[end:])]
-	b.ends = b.ends[:copy(b.ends, b.ends[k:])]
-	for i := range b.ends {
-		b.ends[i] -= end
+	dst = append(dst, b.data[b.head:end]...)
+	marks = append(marks, b.marks[b.first:k]...)
+	clear(b.marks[b.first:k]) // drop the IDs' references
+	b.head, b.first = end, k
+	if b.first == len(b.ends) {
+		b.reset()
 	}
-	clear(b.marks[copy(b.marks, b.marks[k:]):]) // drop the IDs' references
-	b.marks = b.marks[:len(b.ends)]
 	b.wake()
 	return dst, marks
+}
+
+// reset empties the buffer, giving back the memory of a burst when what it
+// held since it was last empty would fit in a quarter of it; b.mu is held.
+func (b *Buffer) reset() {
+	if cap(b.data) > shrinkAbove && b.peak < cap(b.data)/4 {
+		b.data, b.ends, b.marks = nil, nil, nil
+	}
+	b.data, b.ends, b.marks = b.data[:0], b.ends[:0], b.marks[:0]
+	b.head, b.first, b.peak = 0, 0, 0
 }
 
 // Len returns the buffered bytes.
 func (b *Buffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.data)
+	return len(b.data) - b.head
+}
+
+// capacity returns the bytes the buffer has allocated, for the tests.
+func (b *Buffer) capacity() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return cap(b.data)
 }
 
 // SetPaused stops (true) or restarts (false) every TryPut; idempotent.

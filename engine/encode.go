@@ -23,7 +23,8 @@ const (
 // of a container, encoded once as msgpack key/value pairs.
 type containerMeta struct {
 	pairs []byte
-	count int // number of key/value pairs in pairs
+	count int    // number of key/value pairs in pairs
+	tag   string // the records' own tag (tag_template); "": the instance's
 }
 
 // newContainerMeta encodes a container's fields: its ID, name and image,

@@ -81,6 +81,14 @@ type Engine struct {
 	// the collect buffer; refusedSince is when its refusals began.
 	direct       atomic.Bool
 	refusedSince time.Time
+	// pieces cut out (and inflight) by tag; those from next on are not
+	// appended yet. The rest is splitByTag's reused scratch.
+	pieces                  []piece
+	next                    int
+	grouped                 []byte
+	groupedMarks            []mark
+	groupOf                 []int
+	groupOfTag, lastGroupOf map[string]int
 	// cappedSince is when collects began to be capped at chunk_max_size
 	// with more waiting (zero: the last one was not); lastCapWarn when that
 	// was last said.
@@ -174,81 +182,6 @@ func (e *Engine) Collect() []byte {
 	e.stats.Collects.Add(1)
 	e.metrics.observeDelivery(e.inflight[n:], time.Now())
 	return e.out
-}
-
-// UseAppend says Fluent Bit exports flb_input_log_append (direct) or not:
-// records then go straight into it (Deliver) instead of through one
-// collect buffer a second (Collect). Said once, at info.
-func (e *Engine) UseAppend(direct bool) {
-	e.direct.Store(direct)
-	if direct {
-		e.log.Infof("records go straight into Fluent Bit (flb_input_log_append), in pieces of at most chunk_max_size (%d bytes), as much as is buffered at each collect", e.cfg.ChunkMaxSize)
-	} else {
-		e.log.Infof("this Fluent Bit exports no flb_input_log_append: records go through one collect buffer of at most chunk_max_size (%d bytes) a second", e.cfg.ChunkMaxSize)
-	}
-}
-
-// Delivery names the path records take into Fluent Bit, for /health.
-func (e *Engine) Delivery() string {
-	if e.direct.Load() {
-		return "append"
-	}
-	return "collect"
-}
-
-// Deliver appends what is buffered straight into Fluent Bit on the collect
-// callback's thread: pieces of whole records of at most chunk_max_size (a
-// larger record alone), up to what was buffered when it began (the monitors
-// refill it meanwhile). appendPiece reports whether Fluent Bit queued the
-// piece; only then is it acknowledged (positions advance past it). A refused
-// piece, and everything after it, waits for the next Deliver, in order.
-func (e *Engine) Deliver(appendPiece func([]byte) bool) {
-	now := time.Now()
-	if e.retry { // the piece refused last time, still in out and inflight
-		if !appendPiece(e.out) {
-			e.noteRefused(now)
-			return
-		}
-		e.retry = false
-		e.appended(e.inflight, now)
-		clear(e.inflight)
-	}
-	for budget := e.buf.Len(); budget > 0; {
-		e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight[:0])
-		if len(e.out) == 0 {
-			break
-		}
-		budget -= len(e.out)
-		if !appendPiece(e.out) {
-			e.retry = true // out and inflight keep it for the next Deliver
-			e.noteRefused(now)
-			return
-		}
-		e.appended(e.inflight, now)
-		clear(e.inflight)
-	}
-	if !e.refusedSince.IsZero() {
-		e.log.Infof("Fluent Bit takes records again after refusing them for %s; none was lost", now.Sub(e.refusedSince).Round(time.Millisecond))
-		e.refusedSince = time.Time{}
-	}
-}
-
-// appended acknowledges a piece Fluent Bit queued.
-func (e *Engine) appended(marks []mark, now time.Time) {
-	e.stats.Collects.Add(1)
-	e.metrics.observeDelivery(marks, now)
-	if e.pos != nil {
-		e.pos.ack(marks)
-	}
-}
-
-// noteRefused counts a refused append, and says so when refusals begin.
-func (e *Engine) noteRefused(now time.Time) {
-	e.stats.RefusedAppends.Add(1)
-	if e.refusedSince.IsZero() {
-		e.refusedSince = now
-		e.log.Warnf("Fluent Bit refused %d bytes of records (flb_input_log_append returned -1: its ring buffer for this input stayed full, or memory ran out); they are kept, in order, and appended again at the next collect; reading waits meanwhile", len(e.out))
-	}
 }
 
 // Thresholds of the warning that the collect bound is the bottleneck
@@ -516,7 +449,27 @@ func (e *Engine) containerMeta(c docker.Container) containerMeta {
 	e.mu.Lock()
 	hostname := e.hostname
 	e.mu.Unlock()
-	return newContainerMeta(c, hostname, e.cfg.AttachesLabel)
+	m := newContainerMeta(c, hostname, e.cfg.AttachesLabel)
+	if t := e.cfg.TagTemplate; t != nil {
+		m.tag = t.Expand(func(field string) string {
+			switch field {
+			case "container_name":
+				return c.Name
+			case "container_id":
+				return c.ID
+			case "short_id":
+				return shortID(c.ID)
+			case "image":
+				return c.Image
+			case "compose_project":
+				return c.Labels[composeProjectLabel]
+			case "compose_service":
+				return c.Labels[composeServiceLabel]
+			}
+			return ""
+		})
+	}
+	return m
 }
 
 func (e *Engine) lost(err error) error {

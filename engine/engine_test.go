@@ -664,7 +664,10 @@ func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
 	var got []decodedRecord
 	var pieces int
 	refuse := true
-	appendPiece := func(p []byte) bool {
+	appendPiece := func(tag string, p []byte) bool {
+		if tag != "" {
+			t.Fatalf("a piece tagged %q without tag_template", tag)
+		}
 		if len(p) > 4000 {
 			t.Fatalf("a piece of %d bytes, over chunk_max_size", len(p))
 		}

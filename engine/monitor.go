@@ -693,7 +693,7 @@ func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry, h uint64
 		m.e.stats.Truncated.Add(1)
 	}
 	m.rec = appendRecord(m.rec[:0], e, &m.meta)
-	mk := mark{id: m.id, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: isAnchor}
+	mk := mark{id: m.id, tag: m.meta.tag, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: isAnchor}
 	for {
 		ok, room := m.e.buf.TryPut(m.rec, mk)
 		if ok {

@@ -20,7 +20,10 @@ type Registry struct {
 	// NewAPI makes the Docker client of an instance (tests replace it).
 	NewAPI func(conf.Config) (docker.API, error)
 
-	mu            sync.Mutex
+	mu sync.Mutex
+	// appends: the host exports flb_input_log_append (records may carry
+	// their own tags).
+	appends       bool
 	inits         int // instances initialised so far, for their names
 	next          uintptr
 	byToken       map[uintptr]*Engine
@@ -31,6 +34,13 @@ type Registry struct {
 // ErrNeedsCtx refuses a second instance on a Fluent Bit without the
 // per-instance callbacks.
 var ErrNeedsCtx = errors.New("multiple docker_logs instances need Fluent Bit 4.1 or newer (this Fluent Bit passes no instance context to Go inputs)")
+
+// SetAppends says whether the host process exports flb_input_log_append.
+func (r *Registry) SetAppends(ok bool) {
+	r.mu.Lock()
+	r.appends = ok
+	r.mu.Unlock()
+}
 
 // Init parses an instance's configuration, starts its engine, and returns
 // its token (never 0). hasCtx says Fluent Bit will pass the token back to
@@ -57,6 +67,9 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	}
 	if err := r.checkShardLocked(cfg, hasCtx); err != nil {
 		return fail(err)
+	}
+	if cfg.TagTemplate != nil && !r.appends {
+		return fail(errors.New("invalid tag_template: this Fluent Bit does not export flb_input_log_append, so records cannot carry tags of their own (they go through one collect buffer under the input's Tag); remove tag_template, or use a fluent-bit executable built with its symbols exported, as the project's packages are"))
 	}
 	db, err := r.checkDBLocked(cfg, name)
 	if err != nil {

@@ -10,7 +10,10 @@ import (
 // instances are the docker_logs inputs of this Fluent Bit process.
 var instances engine.Registry
 
-func initInstance(g propertyGetter, hasCtx bool) (uintptr, error) { return instances.Init(g, hasCtx) }
+func initInstance(g propertyGetter, hasCtx, canAppend bool) (uintptr, error) {
+	instances.SetAppends(canAppend)
+	return instances.Init(g, hasCtx)
+}
 
 // appendTargets are the Fluent Bit input instances (struct
 // flb_input_instance *) that records are appended to, by token, when the

@@ -61,9 +61,11 @@ static int dl_find_append(void) {
     return dl_append != NULL;
 }
 
-// dl_append_records appends with the instance's own tag (NULL: ins->tag).
-static int dl_append_records(void *ins, const void *buf, size_t size) {
-    return dl_append(ins, NULL, 0, buf, size);
+// dl_append_records appends under tag (NULL: the instance's own tag).
+// Fluent Bit copies both the tag and the records before returning.
+static int dl_append_records(void *ins, const char *tag, size_t tag_len,
+                             const void *buf, size_t size) {
+    return dl_append(ins, tag, tag_len, buf, size);
 }
 
 static void *dl_ins(void *plugin) {
@@ -137,7 +139,8 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	// one instance at most. The C side (dl_has_ctx, dl_set_ctx) takes the
 	// offsets from structs mirroring both layouts.
 	hasCtx := C.dl_has_ctx(plugin) != 0
-	token, err := initInstance(propertyGetter{plugin}, hasCtx)
+	canAppend := C.dl_find_append() != 0
+	token, err := initInstance(propertyGetter{plugin}, hasCtx, canAppend)
 	if err != nil {
 		fmt.Fprint(os.Stderr, err)
 		return flbError
@@ -146,7 +149,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		C.dl_set_ctx(plugin, C.uintptr_t(token))
 	}
 	var ins unsafe.Pointer
-	if C.dl_find_append() != 0 {
+	if canAppend {
 		ins = C.dl_ins(plugin)
 	}
 	if !hasCtx {
@@ -182,7 +185,7 @@ type source interface {
 	Collect() []byte
 	Retry()
 	Ack()
-	Deliver(appendPiece func([]byte) bool)
+	Deliver(appendPiece func(tag string, recs []byte) bool)
 }
 
 // lookup finds the instance of a callback's token, nil when none.
@@ -214,8 +217,12 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	if ins := appendTarget(token); ins != nil {
 		// Straight into Fluent Bit, on this thread (the instance's own):
 		// nothing is handed back, so no cleanup follows.
-		s.Deliver(func(piece []byte) bool {
-			return C.dl_append_records(ins, unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
+		s.Deliver(func(tag string, piece []byte) bool {
+			var t *C.char // NULL: the instance's tag
+			if tag != "" {
+				t = (*C.char)(unsafe.Pointer(unsafe.StringData(tag)))
+			}
+			return C.dl_append_records(ins, t, C.size_t(len(tag)), unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
 		})
 		return flbOK
 	}

@@ -182,3 +182,17 @@ func stampNanos(t *testing.T, s string) int64 {
 	}
 	return a*1e9 + b
 }
+
+// On a Fluent Bit without the exported append, records go through the
+// collect buffer under the input's tag: a tag_template cannot be honoured,
+// so init fails and says why, rather than routing every record elsewhere.
+func TestTagTemplateNeedsAppend(t *testing.T) {
+	sock := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	h := startHostBin(t, hostNoAppend, instanceArgs(sock, "tag_template=docker.{container_name}")...)
+	if code := h.exitCode(30 * time.Second); code != 255 {
+		t.Fatalf("host exited %d, want 255 (init failure)", code)
+	}
+	if msg := h.stderr.String(); !strings.Contains(msg, "[input:docker_logs:docker_logs.0] invalid tag_template: this Fluent Bit does not export flb_input_log_append") {
+		t.Fatalf("the message does not name tag_template and the reason:\n%s", msg)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +19,25 @@ import (
 // docker_logs inputs, with the properties it gives them, run in the test
 // host (Fluent Bit hands a Go input exactly these properties) against the
 // test daemon, and every line of a new container arrives once, from one
-// input. Only docker_host and the db directory are changed, to the test's.
+// input, at each output whose Match takes its tag and at no other (the
+// host's --route per [OUTPUT]). A configuration with tag_template also runs
+// a web and a db container, whose records carry docker.<name>. Only
+// docker_host and the db directory are changed, to the test's.
 func TestExampleConfigs(t *testing.T) {
 	d := needDocker(t)
-	for _, file := range []string{"fluent-bit.conf", "fluent-bit.yaml", "fluent-bit-sharded.conf"} {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "conf/examples/fluent-bit*"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("example configurations %v, %v", files, err)
+	}
+	for _, path := range files {
+		file := filepath.Base(path)
 		t.Run(file, func(t *testing.T) {
-			path := filepath.Join(repoRoot, "conf/examples", file)
 			var inputs []map[string]string
-			var plugins []string
+			var plugins, matches []string
 			if strings.HasSuffix(file, ".yaml") {
-				inputs, plugins = readYAMLConfig(t, path)
+				inputs, plugins, matches = readYAMLConfig(t, path)
 			} else {
-				inputs, plugins = readClassicConfig(t, path)
+				inputs, plugins, matches = readClassicConfig(t, path)
 			}
 			if len(inputs) == 0 {
 				t.Fatal("no docker_logs input")
@@ -44,6 +52,11 @@ func TestExampleConfigs(t *testing.T) {
 			}
 			dbDir := t.TempDir()
 			args := []string{"--interval-ms", "200"}
+			var routes []routeFile
+			for i, m := range matches {
+				routes = append(routes, routeFile{t, filepath.Join(dbDir, fmt.Sprintf("output-%d.jsonl", i))})
+				args = append(args, "--route", m+"="+routes[i].path)
+			}
 			for _, in := range inputs {
 				args = append(args, "-i", "docker_logs")
 				for k, v := range in {
@@ -61,21 +74,45 @@ func TestExampleConfigs(t *testing.T) {
 			}
 			h := startHost(t, args...)
 			h.waitLog(fmt.Sprintf("docker_logs.%d] connected to docker", len(inputs)-1), 30*time.Second)
-			id, err := d.Run(dockertest.Run{Name: "example" + suffix(), Args: []string{"-n", "200", "-stream", "both"}})
-			if err != nil {
-				t.Fatal(err)
+			names := []string{"example"}
+			if inputs[0]["tag_template"] != "" {
+				names = append(names, "web", "db")
 			}
-			t.Cleanup(func() { d.Remove(id) })
-			if err := d.Wait(id); err != nil {
-				t.Fatal(err)
-			}
-			recs, _ := awaitEveryLineOnce(t, d, h, id)
-			from := map[string]bool{}
-			for _, r := range ofContainer(recs, id) {
-				from[r.Instance] = true
-			}
-			if len(from) != 1 {
-				t.Errorf("the container's lines came from %d inputs: %v", len(from), from)
+			for _, name := range names {
+				id, err := d.Run(dockertest.Run{Name: name + suffix(), Args: []string{"-n", "200", "-stream", "both"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { d.Remove(id) })
+				if err := d.Wait(id); err != nil {
+					t.Fatal(err)
+				}
+				recs, ref := awaitEveryLineOnce(t, d, h, id)
+				mine := ofContainer(recs, id)
+				from := map[string]bool{}
+				for _, r := range mine {
+					from[r.Instance] = true
+				}
+				if len(from) != 1 {
+					t.Errorf("the container's lines came from %d inputs: %v", len(from), from)
+				}
+				tag := inputs[0]["tag"] // the records' tag: the input's, or their own
+				if mine[0].Tag != "" {
+					tag = mine[0].Tag
+				}
+				if tmpl := inputs[0]["tag_template"]; tmpl != "" && tag != strings.ReplaceAll(tmpl, "{container_name}", containerName(t, d, id)) {
+					t.Errorf("records of %s tagged %q; tag_template %s", containerName(t, d, id), tag, tmpl)
+				}
+				for i, route := range routes {
+					got := ofContainer(route.records(), id)
+					if !tagMatches(matches[i], tag) {
+						if len(got) > 0 {
+							t.Errorf("output %d (Match %s) got %d records tagged %s", i, matches[i], len(got), tag)
+						}
+						continue
+					}
+					assertExactlyOnce(t, route.records(), ref, id, containerName(t, d, id))
+				}
 			}
 			h.stop()
 			for _, in := range inputs {
@@ -89,13 +126,22 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
+// tagMatches is Fluent Bit's Match: the whole tag, '*' any run of
+// characters.
+func tagMatches(pattern, tag string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$"
+	return regexp.MustCompile(re).MatchString(tag)
+}
+
 // readClassicConfig returns the properties of each docker_logs [INPUT]
-// (keys lower-cased, Name left out) and the [PLUGINS] paths of a classic
-// configuration, following Plugins_File.
-func readClassicConfig(t *testing.T, path string) (inputs []map[string]string, plugins []string) {
+// (keys lower-cased, Name left out), the [PLUGINS] paths of a classic
+// configuration, following Plugins_File, and each [OUTPUT]'s Match.
+func readClassicConfig(t *testing.T, path string) (inputs []map[string]string, plugins, matches []string) {
 	t.Helper()
 	for _, s := range readSections(t, path) {
 		switch s.name {
+		case "OUTPUT":
+			matches = append(matches, s.props["match"])
 		case "INPUT":
 			if strings.EqualFold(s.props["name"], "docker_logs") {
 				delete(s.props, "name")
@@ -111,7 +157,7 @@ func readClassicConfig(t *testing.T, path string) (inputs []map[string]string, p
 			}
 		}
 	}
-	return inputs, plugins
+	return inputs, plugins, matches
 }
 
 type section struct {
@@ -145,7 +191,7 @@ func readSections(t *testing.T, path string) []section {
 }
 
 // readYAMLConfig is readClassicConfig for Fluent Bit's YAML format.
-func readYAMLConfig(t *testing.T, path string) (inputs []map[string]string, plugins []string) {
+func readYAMLConfig(t *testing.T, path string) (inputs []map[string]string, plugins, matches []string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -154,7 +200,10 @@ func readYAMLConfig(t *testing.T, path string) (inputs []map[string]string, plug
 	var doc struct {
 		Plugins  []string `yaml:"plugins"`
 		Pipeline struct {
-			Inputs []map[string]any `yaml:"inputs"`
+			Inputs  []map[string]any `yaml:"inputs"`
+			Outputs []struct {
+				Match string `yaml:"match"`
+			} `yaml:"outputs"`
 		} `yaml:"pipeline"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -172,5 +221,8 @@ func readYAMLConfig(t *testing.T, path string) (inputs []map[string]string, plug
 		}
 		inputs = append(inputs, props)
 	}
-	return inputs, doc.Plugins
+	for _, o := range doc.Pipeline.Outputs {
+		matches = append(matches, o.Match)
+	}
+	return inputs, doc.Plugins, matches
 }

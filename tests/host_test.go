@@ -71,6 +71,7 @@ func needDocker(t *testing.T) *dockertest.Daemon {
 // record is one line of the host's output.
 type record struct {
 	Instance string         `json:"instance"`
+	Tag      string         `json:"tag"` // in route files; elsewhere when the record has its own
 	Time     string         `json:"time"`
 	Record   map[string]any `json:"record"`
 }
@@ -209,12 +210,27 @@ func (h *host) exitCode(timeout time.Duration) int {
 // records reads every record written so far.
 func (h *host) records() []record {
 	h.t.Helper()
-	f, err := os.Open(h.out)
+	return readRecords(h.t, h.out)
+}
+
+// routeFile is what the host wrote to one --route MATCH=FILE: the records
+// an output with that Match would get.
+type routeFile struct {
+	t    *testing.T
+	path string
+}
+
+func (r routeFile) records() []record { return readRecords(r.t, r.path) }
+
+// readRecords reads a file of the host's JSON records.
+func readRecords(t *testing.T, path string) []record {
+	t.Helper()
+	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var out []record
@@ -223,7 +239,7 @@ func (h *host) records() []record {
 	for sc.Scan() {
 		var r record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			h.t.Fatalf("host wrote a bad line: %v: %.200s", err, sc.Text())
+			t.Fatalf("host wrote a bad line: %v: %.200s", err, sc.Text())
 		}
 		out = append(out, r)
 	}

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +139,7 @@ struct prop { char *key, *val; };
  * these (flb_reload.c reloads the same configuration). */
 struct conf_ins {
     char *alias;
+    char *tag;                  /* the tag property, NULL when not set */
     struct prop *props;         /* only what the plugin may see */
     size_t nprops;
 };
@@ -145,6 +147,7 @@ struct conf_ins {
 struct instance {
     char name[96];              /* NAME.N, Fluent Bit's ins->name */
     char *alias;                /* points into the conf_ins */
+    const char *tag;            /* ins->tag: the tag property, else name */
     struct prop *props;         /* this generation's own copies */
     size_t nprops;
     void *ctx;                  /* plugin->context, layout by mode */
@@ -170,6 +173,11 @@ static struct {
     bool count_only;            /* --count-only: validate and count, no JSON */
     bool collect_time;          /* --collect-time: stamp each record's hand-over */
     const char *refuse_path;    /* --refuse-appends FILE: refuse while it exists */
+    struct route {              /* --route MATCH=FILE, an [OUTPUT] Match each */
+        const char *match, *path;
+        FILE *f;                /* shared by the routes to one file (or --out's) */
+    } *routes;
+    size_t nroutes;
     pthread_mutex_t out_lock;   /* one collect's lines go out in one write */
     pthread_mutex_t init_lock;
     pthread_cond_t init_cond;
@@ -687,9 +695,11 @@ static bool json_map(struct mp *m, struct sb *s, const char *what)
     return json_value(m, s, 1);
 }
 
-/* One record, [time, map] or [[time, metadata], map], as one JSON line. */
+/* One record, [time, map] or [[time, metadata], map], as one JSON line;
+ * extra goes right after "instance", and *tag_at (if given) is the offset
+ * in s just after it. */
 static bool record_to_json(struct mp *m, struct sb *s, const char *instance,
-                           const char *extra)
+                           const char *extra, size_t *tag_at)
 {
     size_t start = m->off;
     struct mo o;
@@ -704,6 +714,8 @@ static bool record_to_json(struct mp *m, struct sb *s, const char *instance,
     json_str(s, (const uint8_t *) instance, strlen(instance));
     if (extra)
         sb_puts(s, extra);
+    if (tag_at)
+        *tag_at = s->len;
     if (!mp_peek(m, &o))
         return false;
     if (o.kind == MP_ARR) {            /* Fluent Bit's newer header form */
@@ -820,43 +832,91 @@ static int64_t now_ns(void)
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* flb_router_match() without Match_Regex: MATCH covers the whole tag,
+ * each '*' any run of characters (none too); nothing else is special. The
+ * classic wildcard walk: on a mismatch only the last '*' takes one more
+ * character, which gives the same answers as Fluent Bit's recursion. */
+static bool route_match(const char *match, const char *tag, size_t tag_len)
+{
+    size_t p = 0, t = 0, star = SIZE_MAX, mark = 0;
+    while (t < tag_len) {
+        if (match[p] == '*')
+            star = p++, mark = t;
+        else if (match[p] && match[p] == tag[t])
+            p++, t++;
+        else if (star != SIZE_MAX)
+            p = star + 1, t = ++mark;
+        else
+            return false;
+    }
+    while (match[p] == '*')
+        p++;
+    return !match[p];
+}
+
 /* Validates a buffer handed over by a collect or an append (seq numbers
  * it in the messages), writes its records as JSON lines and counts them:
- * what Fluent Bit's append does with it, plus the checks. */
+ * what Fluent Bit's append does with it, plus the checks. The lines go to
+ * --out, with "tag" only when the append passed one, and, as Fluent Bit
+ * routes a chunk, to every --route whose MATCH matches the buffer's tag
+ * (the append's, else the instance's), there always with "tag". */
 static size_t emit_records(struct instance *in, const void *data, size_t size,
                            uint64_t seq, const struct timespec *handed,
                            const char *tag, size_t tag_len)
 {
     /* Validate and convert the whole buffer before writing any of it. */
     struct mp m = { .b = data, .n = size };
-    struct sb out = {0}, extra = {0};
-    size_t nrec = 0;
+    struct sb out = {0}, extra = {0}, rout = {0}, rtag = {0};
+    size_t nrec = 0, nmatch = 0;
+    const char *rt = tag ? tag : in->tag;
+    size_t rt_len = tag ? tag_len : strlen(in->tag);
+    bool *matched = g.nroutes ? xcalloc(g.nroutes * sizeof(bool)) : NULL;
+    for (size_t i = 0; i < g.nroutes; i++)
+        nmatch += matched[i] = route_match(g.routes[i].match, rt, rt_len);
     if (g.collect_time)
         sb_printf(&extra, ",\"collect_time\":\"%lld.%09ld\"",
                   (long long) handed->tv_sec, handed->tv_nsec);
     if (tag) {
         sb_puts(&extra, ",\"tag\":");
         json_str(&extra, (const uint8_t *) tag, tag_len);
+    } else if (nmatch) {        /* the route lines get the instance's tag */
+        sb_puts(&rtag, ",\"tag\":");
+        json_str(&rtag, (const uint8_t *) rt, rt_len);
     }
     sb_put(&extra, "", 1);      /* NUL-terminated */
     while (m.off < m.n) {
-        size_t rec_off = m.off;
+        size_t rec_off = m.off, line = out.len, tag_at = 0;
         if (g.count_only ? !record_skip(&m)
                          : !record_to_json(&m, &out, ins_display(in),
-                                           extra.len > 1 ? extra.p : NULL))
+                                           extra.len > 1 ? extra.p : NULL, &tag_at))
             fail_buffer(in, &m, seq, nrec, rec_off);
+        if (rtag.len) {         /* the same line with the tag spliced in */
+            sb_put(&rout, out.p + line, tag_at - line);
+            sb_put(&rout, rtag.p, rtag.len);
+            sb_put(&rout, out.p + tag_at, out.len - tag_at);
+        }
         nrec++;
     }
     free(extra.p);
-    bool ok = true;
+    free(rtag.p);
+    const struct sb *routed = rout.p ? &rout : &out;
+    const char *failed = NULL;
+    int err = 0;
     if (!g.count_only) {
         pthread_mutex_lock(&g.out_lock);
-        ok = fwrite(out.p, 1, out.len, g.out) == out.len && fflush(g.out) == 0;
+        if (fwrite(out.p, 1, out.len, g.out) != out.len || fflush(g.out) != 0)
+            failed = g.out_path, err = errno;
+        for (size_t i = 0; i < g.nroutes && !failed; i++)
+            if (matched[i] && (fwrite(routed->p, 1, routed->len, g.routes[i].f) !=
+                               routed->len || fflush(g.routes[i].f) != 0))
+                failed = g.routes[i].path, err = errno;
         pthread_mutex_unlock(&g.out_lock);
     }
     free(out.p);
-    if (!ok) {
-        logm(LOG_ERROR, "[host] writing %s: %s", g.out_path, strerror(errno));
+    free(rout.p);
+    free(matched);
+    if (failed) {
+        logm(LOG_ERROR, "[host] writing %s: %s", failed, strerror(err));
         die(1);
     }
     if (g.collects) {
@@ -1107,11 +1167,17 @@ static const char usage_text[] =
 "                   hot reload on SIGHUP, as fluent-bit -Y (PreRun then gets 1)\n"
 "  --interval-ms N  collect interval in ms (default 1000, as Fluent Bit)\n"
 "  --out FILE       write records as JSON lines to FILE (default stdout)\n"
+"  --route MATCH=FILE\n"
+"                   also write the JSON line of each record whose tag MATCH matches\n"
+"                   (as an [OUTPUT] Match: whole tag, '*' any run of characters) to\n"
+"                   FILE, always with \"tag\": the append's, else the input's tag\n"
+"                   property, else NAME.N (repeatable; once per matching route)\n"
 "  --duration-ms N  shut down by itself after N ms (default: until signalled)\n"
 "  --max-chunk N    fail when one collect hands over more than N bytes (0 = off)\n"
 "  --collects FILE  append \"<unix ms> <instance> <bytes> <records>\" per non-empty collect\n"
 "  --count-only     validate and count each collect's records (as Fluent Bit's\n"
-"                   flb_mp_count on append) but write no JSON: --out is unused\n"
+"                   flb_mp_count on append) but write no JSON: --out is unused,\n"
+"                   --route not allowed\n"
 "  --collect-time   add \"collect_time\":\"S.NNNNNNNNN\" to each JSON record: the\n"
 "                   wall clock when the collect callback (or an append) handed it over\n"
 "  --refuse-appends FILE\n"
@@ -1186,6 +1252,8 @@ static void add_conf(size_t idx, const char *plugin, char **kv, size_t nkv)
         }
         if (strcasecmp(key, "alias") == 0 && *val && !c->alias)
             c->alias = val;
+        if (strcasecmp(key, "tag") == 0 && *val)
+            c->tag = val;       /* flb_input_set_property(): the last one */
         logm(LOG_DEBUG, "[host] %s.%zu: '%s' is a Fluent Bit input property, "
              "hidden from the plugin", g.plugin_name, idx, key);
     }
@@ -1198,6 +1266,7 @@ static void add_instance(struct instance *in, size_t idx, const struct conf_ins 
 {
     snprintf(in->name, sizeof(in->name), "%s.%zu", g.plugin_name, idx);
     in->alias = c->alias;
+    in->tag = c->tag ? c->tag : in->name;   /* flb_input_instance_init() */
     in->props = xcalloc((c->nprops + 1) * sizeof(struct prop));
     for (size_t k = 0; k < c->nprops; k++)
         in->props[k] = (struct prop) { xstrdup(c->props[k].key),
@@ -1466,6 +1535,28 @@ static void hot_reload(void)
     logm(LOG_DEBUG, "[reload] hot reloaded %u time(s)", g.generation);
 }
 
+/* Opens a --route FILE, as --out. Routes to one file (same device and
+ * inode, --out's included) share its FILE, so their lines never overwrite
+ * each other. */
+static bool open_route(size_t idx)
+{
+    struct route *r = &g.routes[idx];
+    struct stat st, o;
+    if (!(r->f = fopen(r->path, "w")) || fstat(fileno(r->f), &st) != 0) {
+        logm(LOG_ERROR, "[host] cannot open %s: %s", r->path, strerror(errno));
+        return false;
+    }
+    for (size_t i = 0; i <= idx; i++) {
+        FILE *f = i < idx ? g.routes[i].f : g.out;
+        if (fstat(fileno(f), &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino) {
+            fclose(r->f);
+            r->f = f;
+            break;
+        }
+    }
+    return true;
+}
+
 /* ---- main: load, register, init, run, reload, shut down ---- */
 
 int main(int argc, char **argv)
@@ -1477,6 +1568,7 @@ int main(int argc, char **argv)
         { "enable-hot-reload", no_argument, NULL, 'Y' }, { "collects", required_argument, NULL, 'C' },
         { "count-only", no_argument, NULL, 'N' }, { "collect-time", no_argument, NULL, 'T' },
         { "refuse-appends", required_argument, NULL, 'R' },
+        { "route", required_argument, NULL, 'O' },
         { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
@@ -1509,6 +1601,17 @@ int main(int argc, char **argv)
         case 'N': g.count_only = true; break;
         case 'T': g.collect_time = true; break;
         case 'R': g.refuse_path = optarg; break;
+        case 'O': {
+            char *eq = strchr(optarg, '=');
+            if (!eq)
+                usage_error("--route needs MATCH=FILE", optarg);
+            if (eq == optarg || !eq[1])
+                usage_error("--route with an empty MATCH or FILE", optarg);
+            *eq = '\0';
+            g.routes = xrealloc(g.routes, (g.nroutes + 1) * sizeof(*g.routes));
+            g.routes[g.nroutes++] = (struct route) { optarg, eq + 1, NULL };
+            break;
+        }
         case 'd': g.duration_ms = parse_u64(optarg, "--duration-ms"); break;
         case 'm': g.max_chunk = parse_u64(optarg, "--max-chunk"); break;
         case 'v': g.verbose = 1; break;
@@ -1520,6 +1623,8 @@ int main(int argc, char **argv)
         usage_error("exactly one PLUGIN.so is required", NULL);
     if (!npend)
         usage_error("no input instance (-i NAME)", NULL);
+    if (g.count_only && g.nroutes)
+        usage_error("--route needs the JSON lines --count-only does not make", NULL);
 
     /* Block the signals before dlopen: the Go runtime's threads and ours
      * inherit the mask, so only the signalfd ever sees them. */
@@ -1539,6 +1644,9 @@ int main(int argc, char **argv)
         logm(LOG_ERROR, "[host] cannot open %s: %s", g.out_path, strerror(errno));
         return 1;
     }
+    for (size_t i = 0; i < g.nroutes; i++)
+        if (!open_route(i))
+            return 1;
     if (g.collects_path && !(g.collects = fopen(g.collects_path, "a"))) {
         logm(LOG_ERROR, "[host] cannot open %s: %s", g.collects_path, strerror(errno));
         return 1;
@@ -1605,6 +1713,14 @@ int main(int argc, char **argv)
         free(g.conf[i].props);
     free(g.conf);
     dlclose(g.dso);             /* Go's c-shared libraries are NODELETE */
+    for (size_t i = g.nroutes; i-- > 0;) {
+        bool shared = g.routes[i].f == g.out;    /* closed once, below */
+        for (size_t k = 0; k < i; k++)
+            shared |= g.routes[k].f == g.routes[i].f;
+        if (!shared)
+            fclose(g.routes[i].f);
+    }
+    free(g.routes);
     if (g.out != stdout)
         fclose(g.out);
     return 0;

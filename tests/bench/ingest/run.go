@@ -20,7 +20,6 @@ import (
 	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
 )
 
-
 func (b *bench) round(ctx context.Context, k int) (round, error) {
 	var r round
 	var err error
@@ -44,7 +43,10 @@ func (b *bench) round(ctx context.Context, k int) (round, error) {
 	if r.cli, err = step("docker logs -f -t", b.readCLI); err != nil {
 		return r, err
 	}
-	if r.host, err = step("plugin in flbhost", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k) }); err != nil {
+	if r.host, err = step("plugin in flbhost", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k, b.cfg.intervalMS, b.cfg.sizeKeys()) }); err != nil {
+		return r, err
+	}
+	if r.reader, err = step("plugin in flbhost, reader alone", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k, readerAloneMS, readerAlone) }); err != nil {
 		return r, err
 	}
 	if b.cfg.fluentBit != "" {
@@ -128,15 +130,24 @@ func (b *bench) readCLI(ctx context.Context) (reading, error) {
 	return reading{rate: float64(b.cfg.lines-1) / last.Sub(first).Seconds(), cpu: cpu, wall: last.Sub(t0)}, nil
 }
 
+// readerAlone (keys) and readerAloneMS (the test host's collect interval)
+// take the per-instance bound out of the way: collects ten times a second
+// of up to 64M, so the rate is the reader's alone.
+var (
+	readerAlone   = []string{"-p", "chunk_max_size=64M", "-p", "buffer_max_size=128M"}
+	readerAloneMS = 100
+)
+
 // readHost runs the plugin in the test host with read_from_head on the
-// bench's container only, until its collects have handed over every line.
-func (b *bench) readHost(ctx context.Context, k int) (reading, error) {
+// bench's container only, collecting every intervalMS with keys added,
+// until its collects have handed over every line.
+func (b *bench) readHost(ctx context.Context, k, intervalMS int, keys []string) (reading, error) {
 	col := filepath.Join(b.work, "collects.txt")
 	os.Remove(col)
-	args := []string{"--count-only", "--interval-ms", strconv.Itoa(b.cfg.intervalMS), "--collects", col,
+	args := []string{"--count-only", "--collects", col, "--interval-ms", strconv.Itoa(intervalMS),
 		"-i", "docker_logs", "-p", "docker_host=unix://" + b.sock, "-p", "read_from_head=true",
-		"-p", "include_labels=" + benchkit.Label + "=" + b.label,
-		"-p", "chunk_max_size=" + b.cfg.chunk, "-p", "buffer_max_size=" + b.cfg.buffer}
+		"-p", "include_labels=" + benchkit.Label + "=" + b.label}
+	args = append(args, keys...)
 	profiled := make(chan error, 1)
 	if b.cfg.pprofDir != "" {
 		port, err := benchkit.FreePort()
@@ -295,8 +306,8 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 			"-p", "read_from_head=true", "-p", "refresh_interval=1")
 	} else {
 		args = append(args, "-e", b.cfg.plugin, "-i", "docker_logs", "-p", "docker_host=unix://"+b.sock,
-			"-p", "read_from_head=true", "-p", "include_labels="+benchkit.Label+"="+b.label,
-			"-p", "chunk_max_size="+b.cfg.chunk, "-p", "buffer_max_size="+b.cfg.buffer)
+			"-p", "read_from_head=true", "-p", "include_labels="+benchkit.Label+"="+b.label)
+		args = append(args, b.cfg.sizeKeys()...)
 	}
 	args = append(args, b.fbOutput...)
 	name := "fb-plugin"

@@ -101,7 +101,6 @@ func (a *api) getCursor(ctx context.Context, id string, back int) (cursor, error
 	return c, nil
 }
 
-
 // reconnect makes one reconnect of the kind the plugin makes at a stream
 // rotation: follow=1 from since=cursor (plus tail=N when tail > 0), read the
 // catch-up up to the last entry that existed, then drop the connection (in

@@ -1,0 +1,168 @@
+package engine
+
+import "time"
+
+// UseAppend says Fluent Bit exports flb_input_log_append (direct) or not:
+// records then go straight into it (Deliver) instead of through one
+// collect buffer a second (Collect). Said once, at info.
+func (e *Engine) UseAppend(direct bool) {
+	e.direct.Store(direct)
+	if direct {
+		e.log.Infof("records go straight into Fluent Bit (flb_input_log_append), in pieces of at most chunk_max_size (%d bytes), as much as is buffered at each collect", e.cfg.ChunkMaxSize)
+	} else {
+		e.log.Infof("this Fluent Bit exports no flb_input_log_append: records go through one collect buffer of at most chunk_max_size (%d bytes) a second", e.cfg.ChunkMaxSize)
+	}
+}
+
+// Delivery names the path records take into Fluent Bit, for /health.
+func (e *Engine) Delivery() string {
+	if e.direct.Load() {
+		return "append"
+	}
+	return "collect"
+}
+
+// piece is a run of records appended to Fluent Bit at once, under one tag:
+// out[previous piece's end:end], with inflight[previous marks:marks].
+type piece struct {
+	tag        string // "": the instance's
+	end, marks int
+}
+
+// Deliver appends what is buffered straight into Fluent Bit on the collect
+// callback's thread: pieces of whole records of at most chunk_max_size (a
+// larger record alone) and of one tag, up to what was buffered when it
+// began (the monitors refill it meanwhile; a collect must not wait for
+// them). appendPiece reports whether Fluent Bit queued the piece; only then
+// is it acknowledged (positions advance past it). A refused piece, and
+// everything after it, waits for the next Deliver, in order.
+func (e *Engine) Deliver(appendPiece func(tag string, recs []byte) bool) {
+	now := time.Now()
+	if e.retry && !e.appendPieces(appendPiece, now) {
+		return
+	}
+	for budget := e.buf.Len(); budget > 0; {
+		e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight[:0])
+		if len(e.out) == 0 {
+			break
+		}
+		budget -= len(e.out)
+		e.splitByTag()
+		if !e.appendPieces(appendPiece, now) {
+			return
+		}
+	}
+	if !e.refusedSince.IsZero() {
+		e.log.Infof("Fluent Bit takes records again after refusing them for %s; none was lost", now.Sub(e.refusedSince).Round(time.Millisecond))
+		e.refusedSince = time.Time{}
+	}
+}
+
+// appendPieces appends e.pieces from e.next on; false when Fluent Bit
+// refused one (it and those after it stay, with retry set).
+func (e *Engine) appendPieces(appendPiece func(string, []byte) bool, now time.Time) bool {
+	start, startMark := 0, 0
+	if e.next > 0 {
+		start, startMark = e.pieces[e.next-1].end, e.pieces[e.next-1].marks
+	}
+	for ; e.next < len(e.pieces); e.next++ {
+		p := e.pieces[e.next]
+		if !appendPiece(p.tag, e.out[start:p.end]) {
+			e.retry = true
+			e.noteRefused(now, p.end-start)
+			return false
+		}
+		e.appended(e.inflight[startMark:p.marks], now)
+		start, startMark = p.end, p.marks
+	}
+	e.retry = false
+	clear(e.inflight) // drop the IDs' references
+	return true
+}
+
+// splitByTag cuts what Take put in out and inflight into pieces of one tag
+// each. Without tag_template that is one piece. With it, records are
+// grouped by tag, in the order tags first appear, so a piece is as large
+// as it can be; a container's records stay in order across pieces (a
+// renamed container whose tag changes back and forth gets a new piece
+// after its last one).
+func (e *Engine) splitByTag() {
+	e.pieces, e.next = e.pieces[:0], 0
+	if e.cfg.TagTemplate == nil {
+		e.pieces = append(e.pieces, piece{end: len(e.out), marks: len(e.inflight)})
+		return
+	}
+	if e.groupOfTag == nil {
+		e.groupOfTag, e.lastGroupOf = map[string]int{}, map[string]int{}
+	}
+	clear(e.groupOfTag)
+	clear(e.lastGroupOf)
+	e.groupOf = e.groupOf[:0]
+	type group struct {
+		tag            string
+		bytes, records int
+		byteAt, markAt int // where the group's next record goes
+	}
+	var groups []group
+	for _, m := range e.inflight {
+		g, ok := e.groupOfTag[m.tag]
+		if !ok || g < e.lastGroupOf[m.id] {
+			g = len(groups)
+			groups = append(groups, group{tag: m.tag})
+			e.groupOfTag[m.tag] = g
+		}
+		e.lastGroupOf[m.id] = g
+		groups[g].bytes += int(m.size)
+		groups[g].records++
+		e.groupOf = append(e.groupOf, g)
+	}
+	if len(groups) == 1 {
+		e.pieces = append(e.pieces, piece{tag: groups[0].tag, end: len(e.out), marks: len(e.inflight)})
+		return
+	}
+	end, marks := 0, 0
+	for i := range groups {
+		groups[i].byteAt, groups[i].markAt = end, marks
+		end += groups[i].bytes
+		marks += groups[i].records
+		e.pieces = append(e.pieces, piece{tag: groups[i].tag, end: end, marks: marks})
+	}
+	out := e.grouped
+	if cap(out) < len(e.out) {
+		out = make([]byte, len(e.out))
+	}
+	out = out[:len(e.out)]
+	ms := append(e.groupedMarks[:0], e.inflight...)
+	at := 0
+	for i, m := range e.inflight {
+		g := &groups[e.groupOf[i]]
+		copy(out[g.byteAt:], e.out[at:at+int(m.size)])
+		ms[g.markAt] = m
+		g.byteAt += int(m.size)
+		g.markAt++
+		at += int(m.size)
+	}
+	// The grouped copies become out and inflight; the old ones are the
+	// scratch of the next split.
+	e.out, e.grouped = out, e.out
+	e.inflight, e.groupedMarks = ms, e.inflight
+	clear(e.groupedMarks)
+}
+
+// appended acknowledges a piece Fluent Bit queued.
+func (e *Engine) appended(marks []mark, now time.Time) {
+	e.stats.Collects.Add(1)
+	e.metrics.observeDelivery(marks, now)
+	if e.pos != nil {
+		e.pos.ack(marks)
+	}
+}
+
+// noteRefused counts a refused append, and says so when refusals begin.
+func (e *Engine) noteRefused(now time.Time, size int) {
+	e.stats.RefusedAppends.Add(1)
+	if e.refusedSince.IsZero() {
+		e.refusedSince = now
+		e.log.Warnf("Fluent Bit refused %d bytes of records (flb_input_log_append returned -1: its ring buffer for this input stayed full, or memory ran out); they are kept, in order, and appended again at the next collect; reading waits meanwhile", size)
+	}
+}
