@@ -6,6 +6,8 @@
 #                   Debian's docker.io when missing)
 #   make run        the main job: the plugin against a Docker daemon, printing
 #                   records (real fluent-bit if on PATH, else the test host)
+#   make dist       build/docker_logs-VERSION-linux-ARCH.tar.gz: the stripped
+#                   .so, example configs, README, LICENSE, SHA256SUMS
 #   make fuzz       fuzz runs of the decoders (FUZZTIME=60000x executions each)
 #   make bench      every benchmark below, plus the Go benchmarks of the hot
 #                   path, then one table of every figure against its goal
@@ -16,6 +18,8 @@
 #   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
 #   make bench-scale     P4 500 containers: RSS, goroutines, CPU, latency
 #   make bench-pause     P5 paused a minute under load: peak RSS vs buffer_max_size
+#   make bench-crash     lines lost or repeated when real Fluent Bit is SIGKILLed,
+#                        per db.commit_delay (needs fluent-bit; not in make bench)
 #   make bench-long      the long test: 50 containers for an hour (not in make bench)
 #   make soak       the load and review tests unscaled (10 min each; not in CI)
 
@@ -35,8 +39,8 @@ GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_tes
 # exceeded" with no failing input). 60000 runs take about 10 s here.
 FUZZTIME ?= 60000x
 
-.PHONY: all test unit race fuzz integration run bench bench-go bench-rotation bench-shards \
-	bench-ingest bench-scale bench-pause bench-long bench-results bench-summary bench-daemon soak clean
+.PHONY: all test unit race fuzz integration run dist bench bench-go bench-rotation bench-shards \
+	bench-ingest bench-scale bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
 
 all: $(SO) $(HOST) $(HOST_NOAPPEND)
 
@@ -70,6 +74,21 @@ integration: all
 
 run: all
 	bash tests/run.sh
+
+# The release archive. The .so is stripped (-s -w: no symbol table or DWARF,
+# a third of the size); Fluent Bit needs only its exported callbacks.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST    := docker_logs-$(VERSION)-linux-$(shell $(GO) env GOARCH)
+dist:
+	rm -rf build/dist/$(DIST) build/$(DIST).tar.gz
+	mkdir -p build/dist/$(DIST)
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "-s -w" -o build/dist/$(DIST)/docker_logs.so ./plugin
+	rm build/dist/$(DIST)/docker_logs.h
+	cp -r README.md LICENSE conf/examples build/dist/$(DIST)/
+	cd build/dist/$(DIST) && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | sed 's|^\./||' | xargs sha256sum > SHA256SUMS
+	tar -C build/dist --owner=0 --group=0 -czf build/$(DIST).tar.gz $(DIST)
+	cd build && sha256sum $(DIST).tar.gz > $(DIST).tar.gz.sha256
+	@echo "built build/$(DIST).tar.gz"
 
 # Each benchmark program prints its own table with the command that made it
 # and leaves its rows in $(BENCH_DIR); bench-summary prints them as one table.
@@ -113,6 +132,12 @@ bench-scale: all bench-daemon
 BENCH_PAUSE_ARGS ?= -buffers 8M,32M -pause 60s
 bench-pause: all bench-daemon
 	$(GO) run ./tests/bench/pause -result-dir $(BENCH_DIR) $(BENCH_PAUSE_ARGS)
+
+# Not in make bench: it needs real Fluent Bit (the test host has no window
+# between an append and its chunk reaching the disk).
+BENCH_CRASH_ARGS ?= -kills 20
+bench-crash: all bench-daemon
+	$(GO) run ./tests/bench/crash -result-dir $(BENCH_DIR) $(BENCH_CRASH_ARGS)
 
 # Not in make bench (an hour): 50 containers logging steadily, goroutines
 # and RSS sampled each minute, every container delivering every minute;
