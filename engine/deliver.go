@@ -8,7 +8,7 @@ import "time"
 func (e *Engine) UseAppend(direct bool) {
 	e.direct.Store(direct)
 	if direct {
-		e.log.Infof("records go straight into Fluent Bit (flb_input_log_append), in pieces of at most chunk_max_size (%d bytes), as much as is buffered at each collect", e.cfg.ChunkMaxSize)
+		e.log.Infof("records go straight into Fluent Bit (flb_input_log_append), in pieces of at most %d bytes, as much as is buffered at each collect", e.pieceMax())
 	} else {
 		e.log.Infof("this Fluent Bit exports no flb_input_log_append: records go through one collect buffer of at most chunk_max_size (%d bytes) a second", e.cfg.ChunkMaxSize)
 	}
@@ -22,6 +22,18 @@ func (e *Engine) Delivery() string {
 	return "collect"
 }
 
+// appendPieceMax bounds a piece appended straight into Fluent Bit. Fluent
+// Bit appends each piece to its tag's current chunk and closes a chunk only
+// once it holds more than 2,048,000 bytes (FLB_INPUT_CHUNK_FS_MAX_SIZE), so
+// a chunk ends up to one piece past that: with 256 KiB pieces at most about
+// 2.3 MB, the size of its own inputs' chunks, where chunk_max_size's 2M
+// pieces made chunks of up to 4 MB (BENCHMARKS.md).
+const appendPieceMax = 256 << 10
+
+// pieceMax is the most bytes of one append: appendPieceMax, or
+// chunk_max_size when that is smaller.
+func (e *Engine) pieceMax() int { return min(int(e.cfg.ChunkMaxSize), appendPieceMax) }
+
 // piece is a run of records appended to Fluent Bit at once, under one tag:
 // out[previous piece's end:end], with inflight[previous marks:marks].
 type piece struct {
@@ -30,7 +42,7 @@ type piece struct {
 }
 
 // Deliver appends what is buffered straight into Fluent Bit on the collect
-// callback's thread: pieces of whole records of at most chunk_max_size (a
+// callback's thread: pieces of whole records of at most pieceMax (a
 // larger record alone) and of one tag, up to what was buffered when it
 // began (the monitors refill it meanwhile; a collect must not wait for
 // them). appendPiece reports whether Fluent Bit queued the piece; only then
@@ -42,7 +54,7 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte) bool) {
 		return
 	}
 	for budget := e.buf.Len(); budget > 0; {
-		e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight[:0])
+		e.out, e.inflight = e.buf.Take(e.pieceMax(), e.out[:0], e.inflight[:0])
 		if len(e.out) == 0 {
 			break
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,36 @@ func TestSplitByTagKeepsEachContainerInOrder(t *testing.T) {
 	}
 	if len(e.pieces) != 4 || e.pieces[3].marks != len(e.inflight) {
 		t.Fatalf("pieces %+v", e.pieces)
+	}
+}
+
+// At the default chunk_max_size, pieces are cut at appendPieceMax: Fluent
+// Bit closes a chunk only after it passes 2,048,000 bytes, so a piece is
+// what a chunk may overshoot by.
+func TestEngineDeliverPiecesFitFluentBitChunks(t *testing.T) {
+	api := newFakeAPI()
+	e, _ := startEngineLog(t, api)
+	e.UseAppend(true)
+	time.Sleep(50 * time.Millisecond)
+	api.run("c1", "c1")
+	long := strings.Repeat("x", 300)
+	for i := 1; i <= 3000; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
+	}
+	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == 3000 })
+	var sizes []int
+	records := 0
+	e.Deliver(func(_ string, p []byte) bool {
+		sizes = append(sizes, len(p))
+		records += len(decodeRecords(t, p))
+		return true
+	})
+	if records != 3000 || len(sizes) < 4 {
+		t.Fatalf("%d records in %d pieces %v", records, len(sizes), sizes)
+	}
+	for _, n := range sizes {
+		if n > appendPieceMax {
+			t.Fatalf("a piece of %d bytes, over %d: pieces %v", n, appendPieceMax, sizes)
+		}
 	}
 }

@@ -246,6 +246,9 @@ func (e *Engine) Pause() {
 	}
 	e.pauseMu.Unlock()
 	e.buf.SetPaused(true)
+	if e.pos != nil {
+		e.pos.hold(true)
+	}
 }
 
 func (e *Engine) Resume() {
@@ -256,6 +259,9 @@ func (e *Engine) Resume() {
 	}
 	e.pauseMu.Unlock()
 	e.buf.SetPaused(false)
+	if e.pos != nil {
+		e.pos.hold(false)
+	}
 }
 
 // pausedFor is how long the input has been paused in all.

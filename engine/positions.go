@@ -32,6 +32,8 @@ type positions struct {
 	mu         sync.Mutex
 	containers map[string]*position // committed: what the db holds
 	pending    []ackedBatch         // acknowledged, not yet committed
+	// held: Fluent Bit paused the input, so nothing is committed (hold).
+	held bool
 }
 
 // ackedBatch is one acknowledged collect's marks.
@@ -157,11 +159,31 @@ func (p *positions) ack(marks []mark) {
 	p.mu.Unlock()
 }
 
-// commit applies the batches acknowledged at or before cutoff, and reports
-// whether there were any.
+// hold stops commits while Fluent Bit has paused the input (on), and
+// restarts them (off). Fluent Bit moves appended records from the input's
+// ring buffer into chunks only while the input runs, so what was appended
+// just before a pause stays in its memory until the resume: the batches
+// pending then wait db.commit_delay again, from the resume.
+func (p *positions) hold(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held && !on {
+		now := time.Now()
+		for i := range p.pending {
+			p.pending[i].at = now
+		}
+	}
+	p.held = on
+}
+
+// commit applies the batches acknowledged at or before cutoff, unless
+// held, and reports whether there were any.
 func (p *positions) commit(cutoff time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.held {
+		return false
+	}
 	n := 0
 	for n < len(p.pending) && !p.pending[n].at.After(cutoff) {
 		p.apply(p.pending[n].marks, p.pending[n].at.UnixNano())
@@ -327,6 +349,7 @@ func (p *positions) run(ctx context.Context, t *task, interval time.Duration, li
 // flush commits everything acknowledged and writes it: a clean exit, where
 // Fluent Bit flushes what it holds.
 func (p *positions) flush(live []string) error {
+	p.hold(false) // Fluent Bit pauses every input before a clean exit
 	p.commit(time.Now().Add(time.Hour))
 	p.touch(live)
 	return p.save()

@@ -209,3 +209,32 @@ func TestPositionsWriteFailureLoggedOnce(t *testing.T) {
 		t.Fatalf("the failing write was logged %d times, want once:\n%s", n, out.String())
 	}
 }
+
+// While Fluent Bit has paused the input, what was appended just before the
+// pause is still in its ring buffer: no position is committed until the
+// resume, and then only db.commit_delay after it.
+func TestPositionsHeldWhilePaused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	api.run("c1", "app")
+	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "300ms")
+	c := &collector{t: t, e: e, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	api.write("c1", docker.Stdout, "line 1")
+	c.until("line 1", c.count(1))
+	e.Pause()
+	committed := func() bool {
+		p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
+		return ok && p.anchor.valid
+	}
+	time.Sleep(600 * time.Millisecond) // twice db.commit_delay, paused
+	if committed() {
+		t.Fatal("a position committed while the input was paused")
+	}
+	e.Resume()
+	resumed := time.Now()
+	waitUntil(t, "the commit after the resume", committed)
+	if d := time.Since(resumed); d < 300*time.Millisecond {
+		t.Fatalf("committed %s after the resume, before db.commit_delay", d)
+	}
+}

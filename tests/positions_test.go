@@ -117,7 +117,7 @@ func TestRestartsWithDBExactlyOnce(t *testing.T) {
 }
 
 // Fluent Bit killed (SIGKILL) twice: nothing lost; what is repeated is at
-// most what was taken since the last commit (db.commit_delay, default 2s,
+// most what was taken since the last commit (db.commit_delay, default 1s,
 // plus db.sync_interval, default 1s).
 func TestKillWithDBLosesNothing(t *testing.T) {
 	d := needDocker(t)

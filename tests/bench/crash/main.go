@@ -8,8 +8,9 @@
 // (a position not yet committed at the kill).
 //
 // Each -delays value runs with its own container, db and storage: -kills
-// runs of 1-3 s (seeded, the same for every delay) ended by SIGKILL, then a
-// last run ended cleanly once every line arrived or none came for 10 s.
+// runs of -run-min to -run-max (seeded, the same for every delay) ended by
+// SIGKILL, then a last run ended cleanly once every line arrived or none
+// came for 10 s. Each run reads only its own container (include_names).
 //
 //	PATH=/path/to/fluent-bit/bin:$PATH go run ./tests/bench/crash -kills 20
 //
@@ -41,6 +42,8 @@ const prog benchkit.Prog = "crash"
 type config struct {
 	delays    []string
 	kills     int
+	runMin    time.Duration
+	runMax    time.Duration
 	rate      int
 	storage   string
 	fluentBit string
@@ -48,12 +51,15 @@ type config struct {
 	dir       string
 	docker    string
 	resultDir string
+	keep      bool
 }
 
 func main() {
 	var c config
 	delays := flag.String("delays", "0s,2s", "db.commit_delay values to run, comma-separated")
 	flag.IntVar(&c.kills, "kills", 20, "SIGKILLs per delay")
+	flag.DurationVar(&c.runMin, "run-min", time.Second, "shortest run before a SIGKILL")
+	flag.DurationVar(&c.runMax, "run-max", 3*time.Second, "longest run before a SIGKILL")
 	flag.IntVar(&c.rate, "rate", 2000, "lines/s the container writes")
 	flag.StringVar(&c.storage, "storage", "filesystem", "the input's storage.type: filesystem or memory")
 	flag.StringVar(&c.fluentBit, "fluent-bit", "auto", "fluent-bit binary: auto (on PATH) or a path")
@@ -61,14 +67,15 @@ func main() {
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
 	flag.StringVar(&c.resultDir, "result-dir", "", "where to write crash.json for the summary (\"\": nowhere)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (outputs, dbs, Fluent Bit's logs)")
 	flag.Parse()
 	for _, d := range strings.Split(*delays, ",") {
 		if d = strings.TrimSpace(d); d != "" {
 			c.delays = append(c.delays, d)
 		}
 	}
-	if len(c.delays) == 0 || c.kills < 1 || c.rate < 1 || (c.storage != "filesystem" && c.storage != "memory") {
-		prog.Fatalf("need -delays, -kills >= 1, -rate >= 1, -storage filesystem|memory")
+	if len(c.delays) == 0 || c.kills < 1 || c.rate < 1 || (c.storage != "filesystem" && c.storage != "memory") || c.runMin <= 0 || c.runMax < c.runMin {
+		prog.Fatalf("need -delays, -kills >= 1, -rate >= 1, -storage filesystem|memory, 0 < -run-min <= -run-max")
 	}
 	if c.fluentBit == "auto" {
 		p, err := exec.LookPath("fluent-bit")
@@ -98,14 +105,17 @@ type result struct {
 	delay                 string
 	lines, lost, repeated int
 	kills                 int
+	firstLost             []int // the first lost line numbers
 }
 
 func (b *bench) cleanup() {
 	if err := b.docker.RemoveLabeled(benchkit.Label, b.label); err != nil {
 		prog.Warnf("cleanup: %v", err)
 	}
-	if b.work != "" {
+	if b.work != "" && !b.cfg.keep {
 		os.RemoveAll(b.work)
+	} else if b.work != "" {
+		benchkit.Progress("work directory kept: %s", b.work)
 	}
 }
 
@@ -132,8 +142,9 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 		return result{}, err
 	}
 	// Enough lines for every run, written at -rate from the first.
-	lines := c.rate * (c.kills*4 + 10)
-	id, err := b.docker.Run(ctx, "run", "-d", "--name", fmt.Sprintf("docker_logs-bench-%s-%s", b.label, delay),
+	lines := c.rate * (c.kills*int(c.runMax/time.Second+2) + 10)
+	name := fmt.Sprintf("docker_logs-bench-%s-%s", b.label, delay)
+	id, err := b.docker.Run(ctx, "run", "-d", "--name", name,
 		"--network", "none", "--label", benchkit.Label+"="+b.label,
 		benchkit.LoggenImage, "-n", strconv.Itoa(lines), "-rate", strconv.Itoa(c.rate), "-size", "100", "-then", "sleep")
 	if err != nil {
@@ -150,7 +161,7 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
     Tag             crash
     docker_host     unix://%s
     read_from_head  true
-    include_labels  %s=%s
+    include_names   %s
     db              %s
     db.commit_delay %s
     storage.type    %s
@@ -159,7 +170,7 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
     Match *
     Path  %s
     File  out.txt
-`, filepath.Join(dir, "storage"), b.sock, benchkit.Label, b.label, filepath.Join(dir, "positions.db"), delay, c.storage, dir)), 0o644)
+`, filepath.Join(dir, "storage"), b.sock, name, filepath.Join(dir, "positions.db"), delay, c.storage, dir)), 0o644)
 	if err != nil {
 		return result{}, err
 	}
@@ -179,7 +190,7 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(2*time.Second))))
+		time.Sleep(c.runMin + time.Duration(rng.Int64N(int64(c.runMax-c.runMin)+1)))
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		seen, _, _ := count(out, lines)
@@ -219,54 +230,74 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	r := result{delay: delay, lines: lines, lost: lines - seen, repeated: repeated, kills: c.kills}
+	r := result{delay: delay, lines: lines, lost: lines - seen, repeated: repeated, kills: c.kills, firstLost: lostLines(out, lines, 10)}
 	benchkit.Progress("db.commit_delay %s: %d lines, %d lost, %d repeated over %d SIGKILLs", delay, lines, r.lost, r.repeated, c.kills)
 	return r, nil
 }
 
-var lineNo = regexp.MustCompile(`stdout - (\d{8}) `)
-
 // count reads the output file: distinct lines 1..n received, and the
 // receptions beyond the first.
 func count(path string, n int) (seen, repeated int, err error) {
+	got, err := receptions(path, n)
+	for _, c := range got {
+		if c > 0 {
+			seen++
+			repeated += c - 1
+		}
+	}
+	return seen, repeated, err
+}
+
+// lostLines returns up to max of the line numbers 1..n never received.
+func lostLines(path string, n, max int) []int {
+	got, _ := receptions(path, n)
+	var lost []int
+	for i := 1; i < len(got) && len(lost) < max; i++ {
+		if got[i] == 0 {
+			lost = append(lost, i)
+		}
+	}
+	return lost
+}
+
+// receptions counts how often each line 1..n is in the output file. A
+// record cut short by a SIGKILL is followed on the same line by the next
+// run's first one, so every match in a line counts.
+func receptions(path string, n int) ([]int, error) {
+	got := make([]int, n+1)
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return 0, 0, nil
+		return got, nil
 	}
 	if err != nil {
-		return 0, 0, err
+		return got, err
 	}
 	defer f.Close()
-	got := make([]int, n+1)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
-		m := lineNo.FindSubmatch(sc.Bytes())
-		if m == nil {
-			continue
-		}
-		if i, _ := strconv.Atoi(string(m[1])); i >= 1 && i <= n {
-			if got[i]++; got[i] == 1 {
-				seen++
-			} else {
-				repeated++
+		for _, m := range lineNo.FindAllSubmatch(sc.Bytes(), -1) {
+			if i, _ := strconv.Atoi(string(m[1])); i >= 1 && i <= n {
+				got[i]++
 			}
 		}
 	}
-	return seen, repeated, sc.Err()
+	return got, sc.Err()
 }
+
+var lineNo = regexp.MustCompile(`stdout - (\d{8}) `)
 
 func (b *bench) report() error {
 	c := b.cfg
 	cmd := benchkit.Command("crash")
 	fmt.Printf("# %s\n", cmd)
-	fmt.Printf("# date %s; fluent-bit %s; storage.type %s; a container writing %d lines/s; runs of 1-3 s ended by SIGKILL, then one clean run\n",
-		b.started.UTC().Format("2006-01-02T15:04Z"), c.fluentBit, c.storage, c.rate)
-	fmt.Println("| db.commit_delay | SIGKILLs | lines | lost | repeated |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("# date %s; fluent-bit %s; storage.type %s; a container writing %d lines/s; runs of %s to %s ended by SIGKILL, then one clean run\n",
+		b.started.UTC().Format("2006-01-02T15:04Z"), c.fluentBit, c.storage, c.rate, c.runMin, c.runMax)
+	fmt.Println("| db.commit_delay | SIGKILLs | lines | lost | repeated | first lost lines |")
+	fmt.Println("|---|---|---|---|---|---|")
 	var rows []benchkit.Row
 	for _, r := range b.results {
-		fmt.Printf("| %s | %d | %d | %d | %d |\n", r.delay, r.kills, r.lines, r.lost, r.repeated)
+		fmt.Printf("| %s | %d | %d | %d | %d | %v |\n", r.delay, r.kills, r.lines, r.lost, r.repeated, r.firstLost)
 		rows = append(rows, benchkit.Row{
 			ID: "crash", What: fmt.Sprintf("db.commit_delay %s, storage.type %s: lines lost over %d SIGKILLs of Fluent Bit", r.delay, c.storage, r.kills),
 			Value: fmt.Sprintf("%d lost, %d repeated of %d", r.lost, r.repeated, r.lines),
