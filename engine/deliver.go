@@ -110,17 +110,12 @@ func (e *Engine) splitByTag() {
 	clear(e.groupOfTag)
 	clear(e.lastGroupOf)
 	e.groupOf = e.groupOf[:0]
-	type group struct {
-		tag            string
-		bytes, records int
-		byteAt, markAt int // where the group's next record goes
-	}
-	var groups []group
+	groups := e.groups[:0]
 	for _, m := range e.inflight {
 		g, ok := e.groupOfTag[m.tag]
 		if !ok || g < e.lastGroupOf[m.id] {
 			g = len(groups)
-			groups = append(groups, group{tag: m.tag})
+			groups = append(groups, tagGroup{tag: m.tag})
 			e.groupOfTag[m.tag] = g
 		}
 		e.lastGroupOf[m.id] = g
@@ -128,6 +123,7 @@ func (e *Engine) splitByTag() {
 		groups[g].records++
 		e.groupOf = append(e.groupOf, g)
 	}
+	e.groups = groups // reused by the next split
 	if len(groups) == 1 {
 		e.pieces = append(e.pieces, piece{tag: groups[0].tag, end: len(e.out), marks: len(e.inflight)})
 		return
@@ -159,6 +155,13 @@ func (e *Engine) splitByTag() {
 	e.out, e.grouped = out, e.out
 	e.inflight, e.groupedMarks = ms, e.inflight
 	clear(e.groupedMarks)
+}
+
+// tagGroup is the records of one piece splitByTag makes.
+type tagGroup struct {
+	tag            string
+	bytes, records int
+	byteAt, markAt int // where the group's next record goes
 }
 
 // appended acknowledges a piece Fluent Bit queued.

@@ -88,6 +88,7 @@ type Engine struct {
 	grouped                 []byte
 	groupedMarks            []mark
 	groupOf                 []int
+	groups                  []tagGroup
 	groupOfTag, lastGroupOf map[string]int
 	// cappedSince is when collects began to be capped at chunk_max_size
 	// with more waiting (zero: the last one was not); lastCapWarn when that

@@ -199,8 +199,9 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 	// The last run: until the container is done and every line arrived,
 	// or nothing new came for 10 s (lost lines never come).
 	want := fmt.Sprintf("stdout - %08d ", lines)
+	api := benchkit.NewAPI(benchkit.UnixTransport(b.sock))
 	for {
-		last, err := benchkit.NewAPI(benchkit.UnixTransport(b.sock)).LastLine(ctx, id)
+		last, err := api.LastLine(ctx, id)
 		if err != nil {
 			return result{}, err
 		}
@@ -226,11 +227,12 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	seen, repeated, err := count(out, lines)
+	got, err := receptions(out, lines)
 	if err != nil {
 		return result{}, err
 	}
-	r := result{delay: delay, lines: lines, lost: lines - seen, repeated: repeated, kills: c.kills, firstLost: lostLines(out, lines, 10)}
+	seen, repeated := tally(got)
+	r := result{delay: delay, lines: lines, lost: lines - seen, repeated: repeated, kills: c.kills, firstLost: lostLines(got, 10)}
 	benchkit.Progress("db.commit_delay %s: %d lines, %d lost, %d repeated over %d SIGKILLs", delay, lines, r.lost, r.repeated, c.kills)
 	return r, nil
 }
@@ -239,18 +241,24 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 // receptions beyond the first.
 func count(path string, n int) (seen, repeated int, err error) {
 	got, err := receptions(path, n)
+	seen, repeated = tally(got)
+	return seen, repeated, err
+}
+
+// tally sums receptions: lines received at all, and receptions beyond the
+// first.
+func tally(got []int) (seen, repeated int) {
 	for _, c := range got {
 		if c > 0 {
 			seen++
 			repeated += c - 1
 		}
 	}
-	return seen, repeated, err
+	return seen, repeated
 }
 
-// lostLines returns up to max of the line numbers 1..n never received.
-func lostLines(path string, n, max int) []int {
-	got, _ := receptions(path, n)
+// lostLines returns up to max of the line numbers never received.
+func lostLines(got []int, max int) []int {
 	var lost []int
 	for i := 1; i < len(got) && len(lost) < max; i++ {
 		if got[i] == 0 {

@@ -130,7 +130,7 @@ func (r reading) cpuPerM(lines int) float64 { return r.cpu.Seconds() / float64(l
 
 type round struct {
 	raw, cli, host reading
-	reader         reading // the plugin with its bound out of the way (readerAlone)
+	reader         reading  // the plugin with its bound out of the way (readerAlone)
 	tail, fb       *reading // nil without fluent-bit
 }
 

@@ -43,7 +43,9 @@ func (b *bench) round(ctx context.Context, k int) (round, error) {
 	if r.cli, err = step("docker logs -f -t", b.readCLI); err != nil {
 		return r, err
 	}
-	if r.host, err = step("plugin in flbhost", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k, b.cfg.intervalMS, b.cfg.sizeKeys()) }); err != nil {
+	if r.host, err = step("plugin in flbhost", func(ctx context.Context) (reading, error) {
+		return b.readHost(ctx, k, b.cfg.intervalMS, b.cfg.sizeKeys())
+	}); err != nil {
 		return r, err
 	}
 	if r.reader, err = step("plugin in flbhost, reader alone", func(ctx context.Context) (reading, error) { return b.readHost(ctx, k, readerAloneMS, readerAlone) }); err != nil {
