@@ -32,7 +32,11 @@ HOST    := build/flbhost
 # without its symbols exported, where the plugin falls back to one collect
 # buffer a second.
 HOST_NOAPPEND := build/flbhost-noappend
-GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') go.mod go.sum
+# What the fluent-bit executable exports (ENABLE_EXPORTS) and the plugin
+# looks up: the append, the instance's name, cmetrics.
+HOST_EXPORTS := flb_input_log_append flb_input_name cmt_counter_create cmt_gauge_create \
+	cmt_counter_set cmt_gauge_set
+GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') plugin/flb.c plugin/flb.h go.mod go.sum
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator
 # can report its own deadline as a failure (golang/go#75804, fixed in 1.27;
 # seen here in CI as "--- FAIL: FuzzParseTimestamp ... context deadline
@@ -49,7 +53,7 @@ $(SO): $(GO_SRC)
 
 $(HOST): tests/host/flbhost.c
 	@mkdir -p build
-	$(CC) -O2 -g -Wall -Wextra -Werror -pthread -Wl,--export-dynamic-symbol=flb_input_log_append -o $@ $< -ldl
+	$(CC) -O2 -g -Wall -Wextra -Werror -pthread $(HOST_EXPORTS:%=-Wl,--export-dynamic-symbol=%) -o $@ $< -ldl
 
 $(HOST_NOAPPEND): tests/host/flbhost.c
 	@mkdir -p build

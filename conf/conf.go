@@ -70,6 +70,7 @@ type Config struct {
 	// ShardIndex (1-based) of ShardCount; ShardCount 0 collects all.
 	ShardIndex, ShardCount int
 	PluginLogLevel         Level
+	PluginLogLevelSet      bool   // deprecated: Fluent Bit's log_level decides
 	StatusListen           string // host:port of the status endpoint; "": off
 	StatusPprof            bool
 }
@@ -313,12 +314,14 @@ var Keys = []Key{
 		},
 	},
 	{
-		Name: "plugin_log_level", Type: "enum", Default: "info",
-		Description: "The plugin's own log level on stderr: `error`, `warn`, `info` or `debug` (Fluent Bit consumes `log_level` itself).",
+		Name: "plugin_log_level", Type: "enum", Default: "",
+		Description: "Deprecated: the plugin's lines go into Fluent Bit's own log (its `log_file`, its format), where the input's `log_level` (or `[SERVICE]`'s) decides, as for Fluent Bit's own inputs; set, this key is ignored there with a warning. Only a host that gives Go plugins no logger (none of Fluent Bit's releases that run this plugin) prints them on stderr, at this level: `error`, `warn`, `info` (unset) or `debug`.",
 		set: func(c *Config, v string) (err error) {
 			c.PluginLogLevel, err = ParseLevel(v)
+			c.PluginLogLevelSet = true
 			return err
 		},
+		follow: func(c *Config) { c.PluginLogLevel = LevelInfo },
 	},
 	{
 		Name: "status_listen", Type: "string", Default: "",

@@ -40,7 +40,7 @@ func TestParseValues(t *testing.T) {
 	}
 	want := Config{DockerHost: "https://docker.example:2376", TLS: &TLS{Verify: true}, ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
 		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
-		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, DBCommitDelay: time.Second, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug}
+		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, DBCommitDelay: time.Second, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug, PluginLogLevelSet: true}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}

@@ -167,6 +167,7 @@ type tagGroup struct {
 // appended acknowledges a piece Fluent Bit queued.
 func (e *Engine) appended(marks []mark, now time.Time) {
 	e.stats.Collects.Add(1)
+	e.stats.Handed.Add(int64(len(marks)))
 	e.metrics.observeDelivery(marks, now)
 	if e.pos != nil {
 		e.pos.ack(marks)

@@ -232,6 +232,7 @@ func (e *Engine) Retry() {
 // Ack tells the engine Fluent Bit has taken what Collect handed over (the
 // cleanup callback): only now do the positions advance past it.
 func (e *Engine) Ack() {
+	e.stats.Handed.Add(int64(len(e.inflight)))
 	if e.pos != nil {
 		e.pos.ack(e.inflight)
 	}
@@ -597,3 +598,9 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// Name is the instance's name, as its log lines and metrics show it.
+func (e *Engine) Name() string { return e.name }
+
+// Logger is the instance's logger.
+func (e *Engine) Logger() *Logger { return e.log }

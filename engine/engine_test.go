@@ -612,20 +612,20 @@ func TestRegistry(t *testing.T) {
 	r.NewAPI = func(conf.Config) (docker.API, error) { return newFakeAPI(), nil }
 	defer r.StopAll()
 
-	if _, err := r.Init(conf.Map{"docker_host": "ftp://x"}, true); err == nil || !strings.Contains(err.Error(), "docker_host") {
+	if _, err := r.Init(conf.Map{"docker_host": "ftp://x"}, Host{HasCtx: true}); err == nil || !strings.Contains(err.Error(), "docker_host") {
 		t.Fatalf("bad docker_host: err = %v", err)
 	}
-	tok, err := r.Init(conf.Map{}, false)
+	tok, err := r.Init(conf.Map{}, Host{HasCtx: false})
 	if err != nil || tok == 0 {
 		t.Fatalf("first instance: %d, %v", tok, err)
 	}
 	if r.Lookup(0) == nil || r.Lookup(tok) != r.Lookup(0) {
 		t.Fatal("the single instance is not found by the plain callback's token 0")
 	}
-	if _, err := r.Init(conf.Map{}, false); err == nil || !strings.Contains(err.Error(), "Fluent Bit 4.1 or newer") {
+	if _, err := r.Init(conf.Map{}, Host{HasCtx: false}); err == nil || !strings.Contains(err.Error(), "Fluent Bit 4.1 or newer") {
 		t.Fatalf("second instance without ctx: err = %v", err)
 	}
-	tok2, err := r.Init(conf.Map{}, true)
+	tok2, err := r.Init(conf.Map{}, Host{HasCtx: true})
 	if err != nil || tok2 == tok {
 		t.Fatalf("second instance with ctx: %d, %v", tok2, err)
 	}
@@ -638,7 +638,7 @@ func TestRegistry(t *testing.T) {
 		t.Fatal("instance still registered after StopAll")
 	}
 	// A hot reload starts the instances again, named from 0 as Fluent Bit does.
-	tok3, err := r.Init(conf.Map{}, true)
+	tok3, err := r.Init(conf.Map{}, Host{HasCtx: true})
 	if err != nil || r.Lookup(tok3).name != "docker_logs.0" {
 		t.Fatalf("instance after a reload: %v, name %q", err, r.Lookup(tok3).name)
 	}

@@ -10,17 +10,43 @@ import (
 	"github.com/docker-logs/docker_logs/conf"
 )
 
-// Logger writes messages in Fluent Bit's own format on stderr, so they
-// interleave readably with Fluent Bit's:
-// [2026/11/28 14:00:00.000] [ info] [input:docker_logs:docker_logs.0] message
+// Logger writes an instance's messages one of two ways:
+//   - to stderr, in Fluent Bit's own format, so they interleave readably
+//     with Fluent Bit's:
+//     [2026/11/28 14:00:00.000] [ info] [input:docker_logs:docker_logs.0] message
+//   - queued for Fluent Bit's logger (Queue): Fluent Bit's log_print sends
+//     a line to its log file only from a thread it knows, and the engine's
+//     goroutines are not such threads, so the plugin drains the queue from
+//     its callbacks, which run on the instance's thread (Drain).
 type Logger struct {
 	level conf.Level
 	name  string
 	mu    sync.Mutex
 	out   io.Writer
+	// Queued mode: lines waiting for Drain, and how many the bound
+	// dropped since the last one.
+	queued  bool
+	queue   []LogLine
+	dropped int
 }
 
-// NewLogger logs for the instance named name at level and above.
+// LogLine is a message for Fluent Bit's logger, with the prefix Fluent
+// Bit's own inputs give theirs ("[input:docker_logs:NAME] ").
+type LogLine struct {
+	Level conf.Level
+	Text  string
+}
+
+// maxQueuedLines bounds the lines waiting for Drain (a second's worth of
+// collects, or a paused input's whole pause); beyond it lines are counted
+// and the count is said.
+const maxQueuedLines = 1000
+
+// LevelOff is a level below every message: nothing is logged.
+const LevelOff conf.Level = conf.LevelError - 1
+
+// NewLogger logs for the instance named name at level and above, on
+// stderr.
 func NewLogger(name string, level conf.Level) *Logger {
 	return &Logger{level: level, name: name, out: os.Stderr}
 }
@@ -32,6 +58,42 @@ func (l *Logger) SetOutput(w io.Writer) {
 	l.mu.Unlock()
 }
 
+// Queue switches the logger to queued mode at level (Fluent Bit's
+// log_level for the instance): lines wait for Drain.
+func (l *Logger) Queue(level conf.Level) {
+	l.mu.Lock()
+	l.queued, l.level = true, level
+	l.mu.Unlock()
+}
+
+// Level is the least severe level logged.
+func (l *Logger) Level() conf.Level {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.level
+}
+
+// Drain hands every queued line to write, oldest first, then a warning
+// counting the lines the bound dropped. It must not be called
+// concurrently with itself (it is, from the instance's thread only).
+func (l *Logger) Drain(write func(LogLine)) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	lines, dropped := l.queue, l.dropped
+	l.queue, l.dropped = nil, 0
+	l.mu.Unlock()
+	for _, line := range lines {
+		write(line)
+	}
+	if dropped > 0 {
+		write(LogLine{conf.LevelWarn, l.prefix() + fmt.Sprintf("%d log lines dropped: more than %d waited for Fluent Bit's logger (it takes them at each collect, none while the input is paused)", dropped, maxQueuedLines)})
+	}
+}
+
+func (l *Logger) prefix() string { return "[input:docker_logs:" + l.name + "] " }
+
 // FormatLine formats one log line as Fluent Bit (5.x) does, for the
 // instance named name.
 func FormatLine(level conf.Level, name, msg string) string {
@@ -39,13 +101,23 @@ func FormatLine(level conf.Level, name, msg string) string {
 }
 
 func (l *Logger) logf(level conf.Level, format string, args ...any) {
-	if l == nil || level > l.level {
+	if l == nil {
 		return
 	}
-	line := FormatLine(level, l.name, fmt.Sprintf(format, args...))
 	l.mu.Lock()
-	io.WriteString(l.out, line)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if level > l.level {
+		return
+	}
+	if l.queued {
+		if len(l.queue) >= maxQueuedLines {
+			l.dropped++
+			return
+		}
+		l.queue = append(l.queue, LogLine{level, l.prefix() + fmt.Sprintf(format, args...)})
+		return
+	}
+	io.WriteString(l.out, FormatLine(level, l.name, fmt.Sprintf(format, args...)))
 }
 
 func (l *Logger) Errorf(format string, args ...any) { l.logf(conf.LevelError, format, args...) }

@@ -42,22 +42,55 @@ func (r *Registry) SetAppends(ok bool) {
 	r.mu.Unlock()
 }
 
+// Host is what the plugin learned from Fluent Bit about an instance at
+// its Init.
+type Host struct {
+	// HasCtx says Fluent Bit will pass the token back to the collect
+	// callback; without it only one instance can be told apart.
+	HasCtx bool
+	// Name is the instance's name as Fluent Bit shows it (its alias, or
+	// docker_logs.N); "" when the host does not say.
+	Name string
+	// LogLevel is the instance's log_level when Fluent Bit's logger takes
+	// the plugin's lines (LevelOff: none); nil: lines go to stderr at
+	// plugin_log_level.
+	LogLevel *conf.Level
+}
+
+// InitError is why an instance could not start: every bad key, one a line.
+type InitError struct {
+	Instance string
+	Err      error
+}
+
+// Error is the lines as Fluent Bit prints them on stderr.
+func (e *InitError) Error() string {
+	var b strings.Builder
+	for _, line := range e.Lines() {
+		b.WriteString(FormatLine(conf.LevelError, e.Instance, line))
+	}
+	return b.String()
+}
+
+// Lines are the messages, one a line, without prefix.
+func (e *InitError) Lines() []string { return strings.Split(e.Err.Error(), "\n") }
+
+func (e *InitError) Unwrap() error { return e.Err }
+
 // Init parses an instance's configuration, starts its engine, and returns
-// its token (never 0). hasCtx says Fluent Bit will pass the token back to
-// the collect callback; without it only one instance can be told apart.
-// The error names every bad key, ready to print.
-func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
+// its token (never 0). The error (an *InitError) names every bad key.
+func (r *Registry) Init(g conf.Getter, h Host) (uintptr, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	name := fmt.Sprintf("docker_logs.%d", r.inits)
+	name := h.Name
+	if name == "" {
+		name = fmt.Sprintf("docker_logs.%d", r.inits)
+	}
 	r.inits++
 	fail := func(err error) (uintptr, error) {
-		var b strings.Builder
-		for _, line := range strings.Split(err.Error(), "\n") {
-			b.WriteString(FormatLine(conf.LevelError, name, line))
-		}
-		return 0, errors.New(b.String())
+		return 0, &InitError{Instance: name, Err: err}
 	}
+	hasCtx := h.HasCtx
 	if !hasCtx && len(r.byToken) > 0 {
 		return fail(ErrNeedsCtx)
 	}
@@ -84,6 +117,9 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 		return fail(fmt.Errorf("invalid docker_host %q: %w", cfg.DockerHost, err))
 	}
 	log := NewLogger(name, cfg.PluginLogLevel)
+	if h.LogLevel != nil {
+		log.Queue(*h.LogLevel)
+	}
 	e := New(cfg, name, api, log)
 	if err := e.Start(); err != nil {
 		api.Close()
@@ -102,6 +138,9 @@ func (r *Registry) Init(g conf.Getter, hasCtx bool) (uintptr, error) {
 	}
 	r.setMemoryLimitLocked()
 	log.Infof("started, reading from docker at %s", docker.HostLabel(cfg.DockerHost))
+	if h.LogLevel != nil && cfg.PluginLogLevelSet {
+		log.Warnf("plugin_log_level is deprecated and ignored here: this Fluent Bit takes the plugin's lines into its own log, where the input's log_level (or [SERVICE] log_level) decides; remove plugin_log_level")
+	}
 	return r.next, nil
 }
 

@@ -22,7 +22,7 @@ func TestRegistrySharedDB(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "positions.db")
 
-	if _, err := r.Init(conf.Map{"db": db, "shard": "1/2"}, true); err != nil {
+	if _, err := r.Init(conf.Map{"db": db, "shard": "1/2"}, Host{HasCtx: true}); err != nil {
 		t.Fatal(err)
 	}
 	cwd, err := os.Getwd()
@@ -46,7 +46,7 @@ func TestRegistrySharedDB(t *testing.T) {
 		dir + "/./sub/../positions.db",
 		filepath.Join(link, "positions.db"),
 	} {
-		_, err := r.Init(conf.Map{"db": same, "shard": "2/2"}, true)
+		_, err := r.Init(conf.Map{"db": same, "shard": "2/2"}, Host{HasCtx: true})
 		if err == nil {
 			t.Fatalf("db %s: a second instance with the db of docker_logs.0 was accepted", same)
 		}
@@ -60,25 +60,25 @@ func TestRegistrySharedDB(t *testing.T) {
 
 	// An instance refused for another reason does not take a db.
 	other := filepath.Join(dir, "other.db")
-	if _, err := r.Init(conf.Map{"db": other, "docker_host": "ftp://x"}, true); err == nil {
+	if _, err := r.Init(conf.Map{"db": other, "docker_host": "ftp://x"}, Host{HasCtx: true}); err == nil {
 		t.Fatal("bad docker_host accepted")
 	}
-	if _, err := r.Init(conf.Map{"db": other, "shard": "2/2"}, true); err != nil {
+	if _, err := r.Init(conf.Map{"db": other, "shard": "2/2"}, Host{HasCtx: true}); err != nil {
 		t.Fatalf("a db of its own was refused: %v", err)
 	}
-	if _, err := r.Init(conf.Map{}, true); err != nil {
+	if _, err := r.Init(conf.Map{}, Host{HasCtx: true}); err != nil {
 		t.Fatalf("an instance without db was refused: %v", err)
 	}
-	if _, err := r.Init(conf.Map{}, true); err != nil {
+	if _, err := r.Init(conf.Map{}, Host{HasCtx: true}); err != nil {
 		t.Fatalf("a second instance without db was refused: %v", err)
 	}
 
 	// Stopped instances free their db (a hot reload starts them again).
 	r.StopAll()
-	if _, err := r.Init(conf.Map{"db": db}, true); err != nil {
+	if _, err := r.Init(conf.Map{"db": db}, Host{HasCtx: true}); err != nil {
 		t.Fatalf("the db of a stopped instance: %v", err)
 	}
-	if _, err := r.Init(conf.Map{"db": other}, true); err != nil {
+	if _, err := r.Init(conf.Map{"db": other}, Host{HasCtx: true}); err != nil {
 		t.Fatalf("the db of a stopped instance: %v", err)
 	}
 }

@@ -39,21 +39,21 @@ func TestRegistryShardChecks(t *testing.T) {
 	var r Registry
 	r.NewAPI = func(conf.Config) (docker.API, error) { return newFakeAPI(), nil }
 	defer r.StopAll()
-	if _, err := r.Init(conf.Map{"shard": "1/2"}, false); err == nil || !strings.Contains(err.Error(), "invalid shard 1/2") || !strings.Contains(err.Error(), "4.1") {
+	if _, err := r.Init(conf.Map{"shard": "1/2"}, Host{HasCtx: false}); err == nil || !strings.Contains(err.Error(), "invalid shard 1/2") || !strings.Contains(err.Error(), "4.1") {
 		t.Fatalf("shard without instance contexts: %v", err)
 	}
-	if _, err := r.Init(conf.Map{"shard": "1/4"}, true); err != nil {
+	if _, err := r.Init(conf.Map{"shard": "1/4"}, Host{HasCtx: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ v, want string }{
 		{"1/4", "already has it"},
 		{"2/3", "same total"},
 	} {
-		if _, err := r.Init(conf.Map{"shard": c.v}, true); err == nil || !strings.Contains(err.Error(), "invalid shard "+c.v) || !strings.Contains(err.Error(), c.want) {
+		if _, err := r.Init(conf.Map{"shard": c.v}, Host{HasCtx: true}); err == nil || !strings.Contains(err.Error(), "invalid shard "+c.v) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("shard %s: %v", c.v, err)
 		}
 	}
-	if _, err := r.Init(conf.Map{"shard": "1/4", "docker_host": "unix:///other.sock"}, true); err != nil {
+	if _, err := r.Init(conf.Map{"shard": "1/4", "docker_host": "unix:///other.sock"}, Host{HasCtx: true}); err != nil {
 		t.Errorf("the same shard of another daemon was refused: %v", err)
 	}
 }

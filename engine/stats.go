@@ -5,6 +5,7 @@ import "sync/atomic"
 // Stats counts what an engine did, for its status report and the tests.
 type Stats struct {
 	Records    atomic.Int64 // lines delivered to the buffer
+	Handed     atomic.Int64 // records Fluent Bit took (appended, or collected and cleaned up)
 	Streams    atomic.Int64 // log streams opened (the first and every reopen)
 	Rotations  atomic.Int64 // streams ended at stream_lifetime, to be reopened
 	Reconnects atomic.Int64 // times discovery lost the daemon

@@ -9,87 +9,9 @@ package main
 
 /*
 #cgo LDFLAGS: -ldl
-#include <dlfcn.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-// The first members of Fluent Bit's struct flb_api and struct
-// flbgo_input_plugin (src/proxy/go/go.h), identical in every version.
-struct dl_flb_api {
-    char *(*output_get_property)(char *, void *);
-    char *(*input_get_property)(char *, void *);
-};
-struct dl_input_plugin {
-    void *name;
-    struct dl_flb_api *api;
-    void *i_ins;
-    void *context;
-};
-
-// What context points to. Fluent Bit >= 4.1: struct
-// flb_plugin_input_proxy_context, whose remote_context is handed back to
-// the Ctx callbacks; Fluent Bit sets it to NULL and never writes it.
-struct dl_input_proxy_context {
-    int coll_fd;
-    void *remote_context;
-    void *proxy;
-};
-// Before 4.1: struct flb_plugin_proxy_context, where the same offset holds
-// Fluent Bit's own proxy pointer (never NULL), and no Ctx callbacks exist.
-struct dl_proxy_context {
-    void *remote_context;
-    void *proxy;
-};
-// Telling the layouts apart reads one word that is remote_context in the
-// first and proxy in the second: the same offset on every ABI (8 on 64-bit
-// builds, 4 on 32-bit ones).
-_Static_assert(offsetof(struct dl_input_proxy_context, remote_context) ==
-               offsetof(struct dl_proxy_context, proxy),
-               "remote_context (>= 4.1) and proxy (< 4.1) must share an offset");
-
-// Fluent Bit's own append, when the executable exports its symbols (built
-// with ENABLE_EXPORTS, as fluent-bit is): same signature from 2.0.0 to
-// 5.1.1. Looked up, never linked against.
-typedef int (*dl_append_fn)(void *ins, const char *tag, size_t tag_len,
-                            const void *buf, size_t buf_size);
-static dl_append_fn dl_append;
-
-static int dl_find_append(void) {
-    dl_append = (dl_append_fn) dlsym(RTLD_DEFAULT, "flb_input_log_append");
-    return dl_append != NULL;
-}
-
-// dl_append_records appends under tag (NULL: the instance's own tag).
-// Fluent Bit copies both the tag and the records before returning.
-static int dl_append_records(void *ins, const char *tag, size_t tag_len,
-                             const void *buf, size_t size) {
-    return dl_append(ins, tag, tag_len, buf, size);
-}
-
-static void *dl_ins(void *plugin) {
-    return ((struct dl_input_plugin *)plugin)->i_ins;
-}
-
-static char *dl_get_property(void *plugin, char *key) {
-    struct dl_input_plugin *p = plugin;
-    return p->api->input_get_property(key, p->i_ins);
-}
-
-// dl_has_ctx says the context has Fluent Bit >= 4.1's layout: its
-// remote_context (the old layout's proxy pointer) is still NULL.
-static int dl_has_ctx(void *plugin) {
-    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
-    return c != NULL && c->remote_context == NULL;
-}
-
-// dl_set_ctx stores the instance's token as remote_context; only when
-// dl_has_ctx said so.
-static void dl_set_ctx(void *plugin, uintptr_t token) {
-    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
-    c->remote_context = (void *)token;
-}
+#include "flb.h"
 */
 import "C"
 
@@ -138,24 +60,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	// pointer and must not be touched, and only the plain callbacks exist:
 	// one instance at most. The C side (dl_has_ctx, dl_set_ctx) takes the
 	// offsets from structs mirroring both layouts.
-	hasCtx := C.dl_has_ctx(plugin) != 0
-	canAppend := C.dl_find_append() != 0
-	token, err := initInstance(propertyGetter{plugin}, hasCtx, canAppend)
-	if err != nil {
-		fmt.Fprint(os.Stderr, err)
+	if _, err := initInstance(plugin); err != nil {
 		return flbError
 	}
-	if hasCtx {
-		C.dl_set_ctx(plugin, C.uintptr_t(token))
-	}
-	var ins unsafe.Pointer
-	if canAppend {
-		ins = C.dl_ins(plugin)
-	}
-	if !hasCtx {
-		token = 0 // what the plain callbacks pass
-	}
-	useAppend(token, ins)
 	return flbOK
 }
 
@@ -166,6 +73,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 func FLBPluginInputPreRun(hotReload C.int) (ret int) {
 	defer recoverTo(&ret, flbOK, "pre-run")
 	instances.CheckShards() // every instance is initialised by now
+	drainLogs()
 	return flbOK
 }
 
@@ -213,6 +121,10 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	s := lookup(token)
 	if s == nil {
 		return flbOK
+	}
+	if e, ok := s.(*engine.Engine); ok {
+		onThread(token)
+		defer publish(token, e)
 	}
 	if ins := appendTarget(token); ins != nil {
 		// Straight into Fluent Bit, on this thread (the instance's own):
@@ -262,32 +174,36 @@ func cleanup(token uintptr, data unsafe.Pointer) (ret int) {
 	return flbOK
 }
 
-// Pause, Resume, PreExit and Exit carry no instance: they apply to every
-// instance of this .so, and repeated calls are harmless.
+// Pause, Resume, PreExit and Exit carry no instance. Fluent Bit calls
+// Pause and Resume on the thread of the instance it pauses, so they apply
+// to the instance whose callbacks run there, or to every instance when the
+// thread is not one instance's (threaded false, an unknown host). PreExit
+// and Exit apply to every instance. Repeated calls are harmless.
 
 //export FLBPluginInputPause
 func FLBPluginInputPause() {
 	defer recoverTo(nil, 0, "pause")
-	instances.ForEach((*engine.Engine).Pause)
+	forCaller((*engine.Engine).Pause)
 }
 
 //export FLBPluginInputResume
 func FLBPluginInputResume() {
 	defer recoverTo(nil, 0, "resume")
-	instances.ForEach((*engine.Engine).Resume)
+	forCaller((*engine.Engine).Resume)
 }
 
 //export FLBPluginInputPreExit
 func FLBPluginInputPreExit(hotReload C.int) {
 	defer recoverTo(nil, 0, "pre-exit")
 	instances.ForEach((*engine.Engine).Pause)
+	drainLogs()
 }
 
 //export FLBPluginExit
 func FLBPluginExit() (ret int) {
 	defer recoverTo(&ret, flbOK, "exit")
 	instances.StopAll()
-	forgetAppendTargets()
+	forgetHosts() // the lines of the stops included
 	return flbOK
 }
 

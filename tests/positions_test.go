@@ -168,13 +168,14 @@ func TestGapReportedAfterRotation(t *testing.T) {
 	}
 }
 
-// Fluent Bit paused for 60 s while 20 containers write 500 lines/s each:
+// Fluent Bit paused for 30 s while 20 containers write 500 lines/s each
+// (the 8M buffer fills in a second, the backlog grows to 300,000 lines):
 // the plugin's memory stays under buffer_max_size plus a fixed overhead,
 // and after Resume every line arrives exactly once.
 func TestPauseBoundsMemoryAndLosesNothing(t *testing.T) {
 	d := needDocker(t)
 	const bufferMax = 8 << 20
-	pause := 60 * time.Second
+	pause := 30 * time.Second
 	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), "buffer_max_size=8M")...)...)
 	h.waitLog("connected to docker", 30*time.Second)
 	ids := runSteady(t, d, "pause", 20, 500, pause+10*time.Second)

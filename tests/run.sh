@@ -9,7 +9,7 @@
 # - Fluent Bit: the real `fluent-bit` when it is on PATH (stdout output),
 #   else the test host (tests/host), which prints records as JSON lines.
 # - DURATION=N runs N seconds (default 15); DURATION=0 runs until Ctrl-C.
-# - Extra plugin keys: PLUGIN_OPTS="read_from_head=true plugin_log_level=debug".
+# - Extra plugin keys: PLUGIN_OPTS="read_from_head=true log_level=debug".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

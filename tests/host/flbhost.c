@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,7 +129,8 @@ enum { LOG_ERROR = 1, LOG_WARN, LOG_INFO, LOG_DEBUG };   /* Fluent Bit's numbers
 
 /* Main thread -> instance thread messages, kept in order by a pipe. */
 enum { CMD_START = 'G', CMD_PAUSE = 'P', CMD_RESUME = 'R',
-       CMD_SHUTDOWN_PAUSE = 'S', CMD_EXIT = 'X', CMD_EXIT_RELOAD = 'Y' };
+       CMD_SHUTDOWN_PAUSE = 'S', CMD_EXIT = 'X', CMD_EXIT_RELOAD = 'Y',
+       CMD_WAKE = 'W' /* another thread paused or resumed our collector */ };
 
 #define SLOW_COLLECT_NS (100 * 1000000LL)
 #define MP_MAX_DEPTH    64
@@ -140,6 +142,7 @@ struct prop { char *key, *val; };
 struct conf_ins {
     char *alias;
     char *tag;                  /* the tag property, NULL when not set */
+    int log_level;              /* its log_level property, -1 when not set */
     struct prop *props;         /* only what the plugin may see */
     size_t nprops;
 };
@@ -158,6 +161,26 @@ struct instance {
     uint64_t appends, refused;  /* flb_input_log_append calls, and refused ones */
     int64_t max_collect_ns;
     int64_t append_ns;          /* spent in flb_input_log_append, this collect */
+    int log_level;              /* ins->log_level: its log_level, else the service's */
+    _Atomic bool coll_running;  /* its collect timer (flb_input_collector_pause/resume) */
+    struct cmt *cmt;            /* ins->cmt */
+};
+
+/* ---- cmetrics, the part Go plugins use (lib/cmetrics) ----
+ * Exported like the fluent-bit executable's: a plugin finds them by dlsym.
+ * Like Fluent Bit's, these contexts take no lock: the plugin must update an
+ * instance's metrics from the instance's own thread, which is checked. */
+struct cmt_metric {
+    struct cmt_metric *next;
+    struct cmt *owner;
+    bool gauge;
+    char *fqname;               /* ns_subsystem_name */
+    char *label_key;
+    struct cmt_series { char *label_val; double value; struct cmt_series *next; } *series;
+};
+struct cmt {
+    struct instance *in;
+    struct cmt_metric *metrics;
 };
 
 static struct {
@@ -173,6 +196,10 @@ static struct {
     bool count_only;            /* --count-only: validate and count, no JSON */
     bool collect_time;          /* --collect-time: stamp each record's hand-over */
     const char *refuse_path;    /* --refuse-appends FILE: refuse while it exists */
+    const char *log_path;       /* --log-file: Fluent Bit's log_file */
+    int log_fd;                 /* where log lines go from Fluent Bit's threads */
+    const char *metrics_path;   /* --metrics: each generation's cmetrics at its end */
+    const char *pause_only;     /* --pause-only NAME: SIGUSR1/2 for that instance */
     struct route {              /* --route MATCH=FILE, an [OUTPUT] Match each */
         const char *match, *path;
         FILE *f;                /* shared by the routes to one file (or --out's) */
@@ -206,15 +233,29 @@ static struct {
     pthread_mutex_t ins_lock;   /* g.ins/g.nins, swapped by a reload */
     struct instance *ins;       /* the running generation's */
     size_t nins;
-} g = { .interval_ms = 1000, .out_lock = PTHREAD_MUTEX_INITIALIZER,
+} g = { .log_fd = STDERR_FILENO, .interval_ms = 1000, .out_lock = PTHREAD_MUTEX_INITIALIZER,
         .init_lock = PTHREAD_MUTEX_INITIALIZER, .init_cond = PTHREAD_COND_INITIALIZER,
         .ins_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- Logging, Fluent Bit style: "[date] [ info] [component] msg" ---- */
 
+/* Threads Fluent Bit knows (flb_worker_get() finds them): the main thread
+ * and the instances'. Only their lines reach the log file; on any other
+ * thread, such as a Go plugin's own, flb_log_print writes to stderr. */
+static __thread bool fb_thread;
+
+static void vlog_to(int fd, int lvl, const char *extra, const char *fmt, va_list ap);
+
 /* One write(2) per message so lines from several threads never mix;
  * extra (e.g. a hex dump) goes out in the same write. */
 static void vlog(int lvl, const char *extra, const char *fmt, va_list ap)
+{
+    if (lvl == LOG_DEBUG && !g.verbose)
+        return;
+    vlog_to(fb_thread ? g.log_fd : STDERR_FILENO, lvl, extra, fmt, ap);
+}
+
+static void vlog_to(int fd, int lvl, const char *extra, const char *fmt, va_list ap)
 {
     static const char *names[] = { "error", "error", " warn", " info", "debug" };
     char buf[8192];
@@ -225,8 +266,6 @@ static void vlog(int lvl, const char *extra, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     if (lvl < LOG_ERROR || lvl > LOG_DEBUG)
         lvl = lvl < LOG_ERROR ? LOG_ERROR : LOG_DEBUG;
-    if (lvl == LOG_DEBUG && !g.verbose)
-        return;
     /* Fluent Bit 5.x prints milliseconds */
     localtime_r(&ts.tv_sec, &tm);
     n = strftime(buf, cap, "[%Y/%m/%d %H:%M:%S", &tm);
@@ -241,7 +280,7 @@ static void vlog(int lvl, const char *extra, const char *fmt, va_list ap)
         n += e < sizeof(buf) - n ? e : sizeof(buf) - n;
     }
     for (size_t off = 0; off < n;) {
-        ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+        ssize_t w = write(fd, buf + off, n - off);
         if (w < 0 && errno != EINTR)
             break;
         off += w > 0 ? (size_t) w : 0;
@@ -367,23 +406,139 @@ static const char *api_input_get_property(const char *key, void *i_ins)
     return val;
 }
 
-/* Output/custom instances and cmetrics do not exist in this host. */
+/* Output/custom instances do not exist in this host. */
 static const char *api_no_property(const char *k, void *i) { (void) k; (void) i; return NULL; }
 static void *api_no_cmt(void *ins) { (void) ins; return NULL; }
+static int api_no_log_check(void *ins, int level) { (void) ins; (void) level; return 0; }
 
-/* flb_log_print(type, file, line, fmt, ...) */
+/* flb_input_get_cmt_instance() */
+static void *api_input_cmt(void *ins) { return ((struct instance *) ins)->cmt; }
+
+/* flb_log_print(type, file, line, fmt, ...): no level check (the caller
+ * made it), into the log from Fluent Bit's threads, else stderr. */
 static void api_log_print(int type, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     (void) file; (void) line;
     va_start(ap, fmt);
-    vlog(type, NULL, fmt, ap);
+    vlog_to(fb_thread ? g.log_fd : STDERR_FILENO, type, NULL, fmt, ap);
     va_end(ap);
 }
 
+/* flb_input_log_check() */
 static int api_log_check(void *ins, int level)
 {
-    return (void) ins, level <= (g.verbose ? LOG_DEBUG : LOG_INFO);
+    return level <= ((struct instance *) ins)->log_level;
+}
+
+/* flb_input_name(): the alias, else NAME.N (exported). */
+const char *flb_input_name(void *ins)
+{
+    struct instance *in = ins;
+    return in->alias ? in->alias : in->name;
+}
+
+static void cmt_check_thread(struct cmt *cmt, const char *fn)
+{
+    if (!pthread_equal(pthread_self(), cmt->in->tid)) {
+        logm(LOG_ERROR, "[host] %s on a thread that is not %s's: Fluent Bit's "
+             "metrics contexts take no lock", fn, ins_display(cmt->in));
+        die(3);
+    }
+}
+
+static void *cmt_create(void *cmt, bool gauge, const char *ns, const char *sub,
+                        const char *name, int label_count, char **label_keys, const char *fn)
+{
+    struct cmt *c = cmt;
+    cmt_check_thread(c, fn);
+    if (label_count != 1 || !label_keys || !label_keys[0]) {
+        logm(LOG_ERROR, "[host] %s: this host keeps one label per metric", fn);
+        die(3);
+    }
+    struct cmt_metric *m = xcalloc(sizeof(*m));
+    struct sb fq = {0};
+    sb_printf(&fq, "%s_%s_%s", ns, sub, name);
+    m->owner = c, m->fqname = fq.p, m->gauge = gauge, m->label_key = xstrdup(label_keys[0]);
+    struct cmt_metric **tail = &c->metrics;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = m;
+    return m;
+}
+
+static int cmt_set(void *metric, bool gauge, double value, int label_count,
+                   char **label_vals, const char *fn)
+{
+    struct cmt_metric *m = metric;
+    cmt_check_thread(m->owner, fn);
+    if (m->gauge != gauge || label_count != 1 || !label_vals || !label_vals[0]) {
+        logm(LOG_ERROR, "[host] %s: wrong kind or labels for %s", fn, m->fqname);
+        die(3);
+    }
+    struct cmt_series *s = m->series;
+    while (s && strcmp(s->label_val, label_vals[0]) != 0)
+        s = s->next;
+    if (!s) {
+        s = xcalloc(sizeof(*s));
+        s->label_val = xstrdup(label_vals[0]);
+        s->next = m->series, m->series = s;
+    }
+    if (!gauge && value < s->value)
+        return -1;              /* cmt_counter_set() refuses to go down */
+    s->value = value;
+    return 0;
+}
+
+/* Exported by the Makefile (--export-dynamic-symbol), as fluent-bit exports
+ * its symbols. */
+void *cmt_counter_create(void *cmt, char *ns, char *sub, char *name, char *help,
+                         int label_count, char **label_keys)
+{
+    (void) help;
+    return cmt_create(cmt, false, ns, sub, name, label_count, label_keys, "cmt_counter_create");
+}
+
+void *cmt_gauge_create(void *cmt, char *ns, char *sub, char *name, char *help,
+                       int label_count, char **label_keys)
+{
+    (void) help;
+    return cmt_create(cmt, true, ns, sub, name, label_count, label_keys, "cmt_gauge_create");
+}
+
+int cmt_counter_set(void *counter, uint64_t ts, double val, int labels_count, char **label_vals)
+{
+    (void) ts;
+    return cmt_set(counter, false, val, labels_count, label_vals, "cmt_counter_set");
+}
+
+int cmt_gauge_set(void *gauge, uint64_t ts, double val, int labels_count, char **label_vals)
+{
+    (void) ts;
+    return cmt_set(gauge, true, val, labels_count, label_vals, "cmt_gauge_set");
+}
+
+/* Appends an instance's metrics to --metrics in Prometheus' text format,
+ * and frees them. */
+static void cmt_finish(struct instance *in)
+{
+    FILE *f = g.metrics_path ? fopen(g.metrics_path, "a") : NULL;
+    if (g.metrics_path && !f)
+        logm(LOG_ERROR, "[host] cannot open %s: %s", g.metrics_path, strerror(errno));
+    for (struct cmt_metric *m = in->cmt->metrics, *next; m; m = next) {
+        next = m->next;
+        for (struct cmt_series *s = m->series, *sn; s; s = sn) {
+            sn = s->next;
+            if (f)
+                fprintf(f, "%s{%s=\"%s\"} %.17g\n", m->fqname, m->label_key, s->label_val, s->value);
+            free(s->label_val), free(s);
+        }
+        free(m->fqname), free(m->label_key), free(m);
+    }
+    if (f)
+        fclose(f);
+    free(in->cmt);
+    in->cmt = NULL;
 }
 
 /* ---- msgpack reader: bounds-checked, never reads past the buffer ---- */
@@ -1082,6 +1237,23 @@ static void check_context(struct instance *in)
 
 /* input_thread() in src/flb_input_thread.c: Init, report, wait for the
  * start signal, PreRun, then the event loop (timer + messages). */
+/* flb_proxy_input_cb_pause()/resume() (src/flb_plugin_proxy.c, 3.x to
+ * 5.1.1): after the plugin's Pause/Resume, Fluent Bit pauses or resumes
+ * the collector of ctx->proxy->instance, which is the proxy's last
+ * initialised instance, not necessarily the one paused (one proxy per .so).
+ * Reproduced as is: a plugin with several instances sees what it would see
+ * in Fluent Bit. */
+static void proxy_collector_set(struct instance *in, bool running)
+{
+    struct instance *target = g.proxy->instance;
+    if (target != in)
+        logm(LOG_DEBUG, "[host] %s the collector of %s (proxy->instance), not of %s",
+             running ? "resuming" : "pausing", ins_display(target), ins_display(in));
+    atomic_store(&target->coll_running, running);
+    if (target != in)
+        send_cmd(target, CMD_WAKE);
+}
+
 static void *instance_thread(void *arg)
 {
     struct instance *in = arg;
@@ -1090,6 +1262,7 @@ static void *instance_thread(void *arg)
     snprintf(tname, sizeof(tname), "flb-in-%s-w0", in->name);
     tname[15] = '\0';           /* Linux thread names hold 15 characters */
     pthread_setname_np(pthread_self(), tname);
+    fb_thread = true;
 
     int ret = go_init(in);
     if (ret > 0)
@@ -1110,25 +1283,28 @@ static void *instance_thread(void *arg)
 
     const int64_t iv = (int64_t) g.interval_ms * 1000000LL;
     int64_t deadline = now_ns() + iv;
-    bool paused = false;
+    bool paused = false;        /* the input's own state */
+    bool running = true;        /* its collector's, as last seen */
     for (;;) {
         int64_t wait = deadline - now_ns();
-        char c = next_cmd(in, paused ? -1 : wait <= 0 ? 0 : (int) ((wait + 999999) / 1000000));
+        char c = next_cmd(in, !running ? -1 : wait <= 0 ? 0 : (int) ((wait + 999999) / 1000000));
         if (c == CMD_PAUSE && !paused) {        /* mem_buf_limit style pause */
             logm(LOG_INFO, "[input] pausing %s", ins_display(in));
             if (g.pause)
                 g.pause();
+            proxy_collector_set(in, false);
             paused = true;
         } else if (c == CMD_SHUTDOWN_PAUSE) {   /* flb_input_pause_all() */
             if (g.pause)
                 g.pause();
+            proxy_collector_set(in, false);
             paused = true;
         } else if (c == CMD_RESUME && paused) {
             logm(LOG_INFO, "[input] resume %s", ins_display(in));
             if (g.resume)
                 g.resume();
+            proxy_collector_set(in, true);
             paused = false;
-            deadline = now_ns() + iv;           /* the timer is re-armed */
         } else if (c == CMD_EXIT || c == CMD_EXIT_RELOAD) {
             /* flb_proxy_input_cb_exit() */
             logm(LOG_DEBUG, "[input:%s:%s] thread exit instance", g.plugin_name,
@@ -1140,7 +1316,11 @@ static void *instance_thread(void *arg)
                 cb_exit();                      /* no instance argument */
             return NULL;
         }
-        if (c || paused || now_ns() < deadline)
+        bool now_running = atomic_load(&in->coll_running);
+        if (now_running && !running)
+            deadline = now_ns() + iv;           /* the timer is re-armed */
+        running = now_running;
+        if (c || !running || now_ns() < deadline)
             continue;
         do_collect(in);
         /* Like a periodic timerfd: an overrun fires once right away, then
@@ -1183,7 +1363,17 @@ static const char usage_text[] =
 "  --refuse-appends FILE\n"
 "                   while FILE exists, flb_input_log_append waits 10 x 100 ms and\n"
 "                   returns -1, as Fluent Bit's does with a full ring buffer\n"
-"  -v               debug logging\n"
+"  --log-file FILE  Fluent Bit's log_file: log lines written on the host's own\n"
+"                   threads (main, instances) go to FILE, as with flb_log_print;\n"
+"                   lines from any other thread (a plugin's goroutines) to stderr\n"
+"  --metrics FILE   append each instance's cmetrics (the exported cmt_* calls,\n"
+"                   checked to come from the instance's thread) to FILE when it\n"
+"                   stops, in Prometheus' text format\n"
+"  --pause-only NAME\n"
+"                   SIGUSR1/SIGUSR2 pause/resume only the instance NAME (its\n"
+"                   alias or NAME.N), on its thread, as a mem_buf_limit does\n"
+"  -v               debug logging (the service's log_level debug; an instance's\n"
+"                   -p log_level=LEVEL overrides it for that instance)\n"
 "  -h, --help       show this text\n"
 "\n"
 "Signals: SIGUSR1 pause, SIGUSR2 resume, SIGTERM/SIGINT shut down, SIGHUP hot\n"
@@ -1231,9 +1421,20 @@ static void *sym(const char *name)
 
 /* Parses one -i and its -p into g.conf[idx]; flb_input_set_property()
  * keeps Fluent Bit's own keys from the plugin. */
+/* flb_log_get_level(): Fluent Bit's levels, "off" 0 ... "trace" 5. */
+static int parse_log_level(const char *v)
+{
+    static const char *names[] = { "off", "error", "warn", "info", "debug", "trace" };
+    for (int i = 0; i < 6; i++)
+        if (strcasecmp(v, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static void add_conf(size_t idx, const char *plugin, char **kv, size_t nkv)
 {
     struct conf_ins *c = &g.conf[idx];
+    c->log_level = -1;
     if (strcasecmp(plugin, g.plugin_name) != 0) {
         logm(LOG_ERROR, "[config] unknown input plugin '%s' (the .so registers "
              "'%s')", plugin, g.plugin_name);
@@ -1254,6 +1455,13 @@ static void add_conf(size_t idx, const char *plugin, char **kv, size_t nkv)
             c->alias = val;
         if (strcasecmp(key, "tag") == 0 && *val)
             c->tag = val;       /* flb_input_set_property(): the last one */
+        if (strcasecmp(key, "log_level") == 0) {
+            if ((c->log_level = parse_log_level(val)) < 0) {
+                logm(LOG_ERROR, "[config] invalid log_level '%s' for %s.%zu", val,
+                     g.plugin_name, idx);
+                exit(1);
+            }
+        }
         logm(LOG_DEBUG, "[host] %s.%zu: '%s' is a Fluent Bit input property, "
              "hidden from the plugin", g.plugin_name, idx, key);
     }
@@ -1267,6 +1475,11 @@ static void add_instance(struct instance *in, size_t idx, const struct conf_ins 
     snprintf(in->name, sizeof(in->name), "%s.%zu", g.plugin_name, idx);
     in->alias = c->alias;
     in->tag = c->tag ? c->tag : in->name;   /* flb_input_instance_init() */
+    /* flb_input_new(): the service's level unless the input sets one */
+    in->log_level = c->log_level >= 0 ? c->log_level : g.verbose ? LOG_DEBUG : LOG_INFO;
+    in->coll_running = true;
+    in->cmt = xcalloc(sizeof(*in->cmt));    /* created before cb_init */
+    in->cmt->in = in;
     in->props = xcalloc((c->nprops + 1) * sizeof(struct prop));
     for (size_t k = 0; k < c->nprops; k++)
         in->props[k] = (struct prop) { xstrdup(c->props[k].key),
@@ -1378,8 +1591,8 @@ static void load_plugin(const char *path)
         exit(1);
     }
     g.api = (struct flb_api) {
-        api_no_property, api_input_get_property, api_no_cmt, api_no_cmt,
-        api_log_print, api_log_check, api_log_check, api_no_property, api_log_check };
+        api_no_property, api_input_get_property, api_no_cmt, api_input_cmt,
+        api_log_print, api_log_check, api_no_log_check, api_no_property, api_no_log_check };
 
     g.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
     g.reg = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
@@ -1496,6 +1709,7 @@ static struct instance *stop_generation(bool reload)
              " max_collect_ms=%.3f", g.plugin_name, ins_display(in), in->collects,
              in->nonempty, in->appends, in->refused, in->records, in->bytes, in->max_buf,
              in->max_collect_ns / 1e6);
+        cmt_finish(in);
         for (size_t k = 0; k < in->nprops; k++)
             free(in->props[k].key), free(in->props[k].val);
         free(in->props);
@@ -1569,6 +1783,8 @@ int main(int argc, char **argv)
         { "count-only", no_argument, NULL, 'N' }, { "collect-time", no_argument, NULL, 'T' },
         { "refuse-appends", required_argument, NULL, 'R' },
         { "route", required_argument, NULL, 'O' },
+        { "log-file", required_argument, NULL, 'l' }, { "metrics", required_argument, NULL, 'M' },
+        { "pause-only", required_argument, NULL, 'P' },
         { NULL, 0, NULL, 0 } };
     /* Each -i with its -p options, in order (argv strings, kept as they are). */
     struct { char *plugin; char **kv; size_t nkv; } *pend = NULL;
@@ -1601,6 +1817,9 @@ int main(int argc, char **argv)
         case 'N': g.count_only = true; break;
         case 'T': g.collect_time = true; break;
         case 'R': g.refuse_path = optarg; break;
+        case 'l': g.log_path = optarg; break;
+        case 'M': g.metrics_path = optarg; break;
+        case 'P': g.pause_only = optarg; break;
         case 'O': {
             char *eq = strchr(optarg, '=');
             if (!eq)
@@ -1636,6 +1855,13 @@ int main(int argc, char **argv)
     sigaddset(&hup, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    fb_thread = true;
+    if (g.log_path &&
+        (g.log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        g.log_fd = STDERR_FILENO;
+        logm(LOG_ERROR, "[host] cannot open %s: %s", g.log_path, strerror(errno));
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     g.out = stdout;
     if (!g.out_path)
@@ -1682,10 +1908,11 @@ int main(int argc, char **argv)
             continue;
         if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
             bool pause = si.ssi_signo == SIGUSR1;
-            logm(LOG_INFO, "[host] %s: %s all inputs", pause ? "SIGUSR1" : "SIGUSR2",
-                 pause ? "pausing" : "resuming");
+            logm(LOG_INFO, "[host] %s: %s %s", pause ? "SIGUSR1" : "SIGUSR2",
+                 pause ? "pausing" : "resuming", g.pause_only ? g.pause_only : "all inputs");
             for (size_t i = 0; i < g.nins; i++)
-                send_cmd(&g.ins[i], pause ? CMD_PAUSE : CMD_RESUME);
+                if (!g.pause_only || strcmp(ins_display(&g.ins[i]), g.pause_only) == 0)
+                    send_cmd(&g.ins[i], pause ? CMD_PAUSE : CMD_RESUME);
             continue;
         }
         if (si.ssi_signo == SIGHUP) {

@@ -1,0 +1,168 @@
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flb.h"
+
+// struct flb_api, as in every Fluent Bit from 2.0.0 (the first whose api
+// has input_get_property, which the plugin needs) to 5.1.1.
+struct dl_flb_api {
+    char *(*output_get_property)(char *, void *);
+    char *(*input_get_property)(char *, void *);
+    void *(*output_get_cmt_instance)(void *);
+    void *(*input_get_cmt_instance)(void *);  // NULL without FLB_HAVE_METRICS
+    void (*log_print)(int, const char *, int, const char *, ...);
+    int (*input_log_check)(void *, int);
+};
+
+// The first members of struct flbgo_input_plugin, identical in every
+// version.
+struct dl_input_plugin {
+    void *name;
+    struct dl_flb_api *api;
+    void *i_ins;
+    void *context;
+};
+
+// What context points to. Fluent Bit >= 4.1: struct
+// flb_plugin_input_proxy_context, whose remote_context is handed back to
+// the Ctx callbacks; Fluent Bit sets it to NULL and never writes it.
+struct dl_input_proxy_context {
+    int coll_fd;
+    void *remote_context;
+    void *proxy;
+};
+// Before 4.1: struct flb_plugin_proxy_context, where the same offset holds
+// Fluent Bit's own proxy pointer (never NULL), and no Ctx callbacks exist.
+struct dl_proxy_context {
+    void *remote_context;
+    void *proxy;
+};
+// Telling the layouts apart reads one word that is remote_context in the
+// first and proxy in the second: the same offset on every ABI (8 on 64-bit
+// builds, 4 on 32-bit ones).
+_Static_assert(offsetof(struct dl_input_proxy_context, remote_context) ==
+               offsetof(struct dl_proxy_context, proxy),
+               "remote_context (>= 4.1) and proxy (< 4.1) must share an offset");
+
+// dl_has_ctx says the context has Fluent Bit >= 4.1's layout: its
+// remote_context (the old layout's proxy pointer) is still NULL.
+int dl_has_ctx(void *plugin) {
+    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
+    return c != NULL && c->remote_context == NULL;
+}
+
+// dl_set_ctx stores the instance's token as remote_context; only when
+// dl_has_ctx said so.
+void dl_set_ctx(void *plugin, uintptr_t token) {
+    struct dl_input_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
+    c->remote_context = (void *)token;
+}
+
+// The first members of struct flb_plugin_proxy (flb_plugin_proxy.h, 3.x to
+// 5.1.1): one per loaded .so, shared by its instances.
+struct dl_plugin_proxy {
+    void *def;
+    void *api;
+    void *instance;
+};
+
+void *dl_context(void *plugin) {
+    return ((struct dl_input_plugin *)plugin)->context;
+}
+
+// dl_aim_proxy points the proxy's instance at ins. Fluent Bit's Go proxy
+// pauses and resumes the collector of proxy->instance, the last
+// initialised instance, right after the plugin's Pause or Resume
+// (flb_proxy_input_cb_pause); aimed, it is the instance being paused.
+// Only for the >= 4.1 context layout.
+void dl_aim_proxy(void *context, void *ins) {
+    struct dl_input_proxy_context *c = context;
+    ((struct dl_plugin_proxy *)c->proxy)->instance = ins;
+}
+
+void *dl_ins(void *plugin) {
+    return ((struct dl_input_plugin *)plugin)->i_ins;
+}
+
+char *dl_get_property(void *plugin, char *key) {
+    struct dl_input_plugin *p = plugin;
+    return p->api->input_get_property(key, p->i_ins);
+}
+
+const char *dl_input_name(void *ins) {
+    const char *(*name)(void *) = (const char *(*)(void *)) dlsym(RTLD_DEFAULT, "flb_input_name");
+    return name != NULL ? name(ins) : NULL;
+}
+
+// Fluent Bit's own append: same signature from 2.0.0 to 5.1.1.
+typedef int (*dl_append_fn)(void *ins, const char *tag, size_t tag_len,
+                            const void *buf, size_t buf_size);
+static dl_append_fn dl_append;
+
+int dl_find_append(void) {
+    dl_append = (dl_append_fn) dlsym(RTLD_DEFAULT, "flb_input_log_append");
+    return dl_append != NULL;
+}
+
+// dl_append_records appends under tag (NULL: the instance's own tag).
+// Fluent Bit copies both the tag and the records before returning.
+int dl_append_records(void *ins, const char *tag, size_t tag_len,
+                      const void *buf, size_t size) {
+    return dl_append(ins, tag, tag_len, buf, size);
+}
+
+// One api per process: every instance's points to the same.
+static struct dl_flb_api *dl_log_api;
+
+int dl_use_log(void *plugin) {
+    struct dl_input_plugin *p = plugin;
+    if (p->api == NULL || p->api->log_print == NULL || p->api->input_log_check == NULL)
+        return -1;
+    dl_log_api = p->api;
+    for (int level = 4; level >= 1; level--)   // FLB_LOG_DEBUG ... FLB_LOG_ERROR
+        if (p->api->input_log_check(p->i_ins, level))
+            return level;
+    return 0;
+}
+
+// dl_log prints msg as Fluent Bit's own inputs do (flb_plg_*): into its
+// log when called on a thread of Fluent Bit's, on stderr otherwise.
+void dl_log(int type, const char *msg) {
+    dl_log_api->log_print(type, NULL, 0, "%s", msg);
+}
+
+// cmetrics (lib/cmetrics), stable from Fluent Bit 2.0.0 to 5.1.1; the
+// strings are copied.
+typedef void *(*dl_metric_create_fn)(void *cmt, char *ns, char *subsystem, char *name,
+                                     char *help, int label_count, char **label_keys);
+typedef int (*dl_metric_set_fn)(void *metric, uint64_t ts, double value,
+                                int labels_count, char **label_values);
+static dl_metric_create_fn dl_counter_create, dl_gauge_create;
+static dl_metric_set_fn dl_counter_set, dl_gauge_set;
+
+void *dl_cmt(void *plugin) {
+    struct dl_input_plugin *p = plugin;
+    if (p->api == NULL || p->api->input_get_cmt_instance == NULL)
+        return NULL;
+    dl_counter_create = (dl_metric_create_fn) dlsym(RTLD_DEFAULT, "cmt_counter_create");
+    dl_gauge_create = (dl_metric_create_fn) dlsym(RTLD_DEFAULT, "cmt_gauge_create");
+    dl_counter_set = (dl_metric_set_fn) dlsym(RTLD_DEFAULT, "cmt_counter_set");
+    dl_gauge_set = (dl_metric_set_fn) dlsym(RTLD_DEFAULT, "cmt_gauge_set");
+    if (!dl_counter_create || !dl_gauge_create || !dl_counter_set || !dl_gauge_set)
+        return NULL;
+    return p->api->input_get_cmt_instance(p->i_ins);
+}
+
+// Metrics are fluentbit_docker_logs_NAME{name="<instance>"}, labelled as
+// Fluent Bit labels its own per-input ones.
+void *dl_metric_create(void *cmt, int gauge, char *name, char *help) {
+    char *keys[] = { "name" };
+    return (gauge ? dl_gauge_create : dl_counter_create)(cmt, "fluentbit", "docker_logs",
+                                                         name, help, 1, keys);
+}
+
+int dl_metric_set(void *metric, int gauge, uint64_t ts, double value, char *label) {
+    char *values[] = { label };
+    return (gauge ? dl_gauge_set : dl_counter_set)(metric, ts, value, 1, values);
+}
