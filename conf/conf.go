@@ -56,7 +56,10 @@ type Config struct {
 	Hostname string // "": the daemon's host name
 	// TagTemplate makes each container's records carry their own tag;
 	// nil: the instance's tag.
-	TagTemplate       *TagTemplate
+	TagTemplate *TagTemplate
+	// OmitFields are the metadata fields records leave out (record_fields;
+	// none by default, so a zero Config carries them all).
+	OmitFields        Fields
 	BufferMaxSize     int64
 	ChunkMaxSize      int64
 	MaxLineSize       int64
@@ -201,6 +204,15 @@ var Keys = []Key{
 		Description: "Container labels each record carries, as a map under `labels`: comma-separated globs on the label key (`com.example.*`, `app`), `*` for all, or `/regular expressions/`.",
 		set: func(c *Config, v string) (err error) {
 			c.Labels, err = parsePatterns(v)
+			return err
+		},
+	},
+	{
+		Name: "record_fields", Type: "list", Default: strings.Join(fieldNames, ","),
+		Description: "The metadata fields records carry besides `log` and `stream` (and `truncated` on a cut line): any of " + "`" + strings.Join(fieldNames, "`, `") + "`" + ". Fewer fields make smaller records, so more of them fit in an instance's bound (README, Throughput). `labels` carries those the `labels` key selects.",
+		set: func(c *Config, v string) error {
+			f, err := parseFields(v)
+			c.OmitFields = AllFields &^ f
 			return err
 		},
 	},
@@ -404,6 +416,9 @@ func (c *Config) checkOrder() []error {
 	// A quiet stream ends at its idle deadline and a busy one at its
 	// lifetime; both must come before a heartbeat is missed, or every
 	// healthy monitor would be killed.
+	if c.OmitFields.Has(FieldLabels) && len(c.Labels) > 0 {
+		errs = append(errs, fmt.Errorf("invalid labels: record_fields leaves out labels, so the labels selected would not be carried; add labels to record_fields or unset labels"))
+	}
 	if c.StreamIdleTimeout > c.StreamLifetime {
 		errs = append(errs, fmt.Errorf("invalid stream_idle_timeout %s: longer than stream_lifetime %s", c.StreamIdleTimeout, c.StreamLifetime))
 	}

@@ -299,3 +299,24 @@ func TestTagTemplate(t *testing.T) {
 		t.Fatalf("expanded %q, want d.web.-", got)
 	}
 }
+
+// record_fields chooses the fields records carry; the labels key needs the
+// labels field.
+func TestRecordFields(t *testing.T) {
+	c, err := Parse(Map{"record_fields": " container_name , log_wrong"})
+	if err == nil || !strings.Contains(err.Error(), `invalid record_fields`) || !strings.Contains(err.Error(), `unknown field "log_wrong"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if c, err = Parse(Map{"record_fields": "container_name, image"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := AllFields &^ (FieldContainerName | FieldImage); c.OmitFields != want {
+		t.Fatalf("omitted %b, want %b", c.OmitFields, want)
+	}
+	if c, err = Parse(Map{}); err != nil || c.OmitFields != 0 {
+		t.Fatalf("by default %b are omitted (%v), want none", c.OmitFields, err)
+	}
+	if _, err = Parse(Map{"record_fields": "container_id", "labels": "app"}); err == nil || !strings.Contains(err.Error(), "record_fields leaves out labels") {
+		t.Fatalf("labels without the labels field: err = %v", err)
+	}
+}

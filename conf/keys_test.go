@@ -13,7 +13,7 @@ func TestEveryKeyRejectsBadValue(t *testing.T) {
 		"docker_tls_ca": "/nonexistent.pem", "docker_tls_cert": "/nonexistent.pem", "docker_tls_key": "/nonexistent.pem",
 		"docker_api_version": "latest", "read_from_head": "2", "include_names": "/(/", "exclude_names": "/(/",
 		"include_labels": "=x", "exclude_labels": "=x", "include_images": "/(/", "exclude_images": "/(/",
-		"include_self": "sometimes", "labels": "/(/", "tag_template": "docker.{name}", "buffer_max_size": "8Q", "chunk_max_size": "1",
+		"include_self": "sometimes", "labels": "/(/", "record_fields": "container_id,labls", "tag_template": "docker.{name}", "buffer_max_size": "8Q", "chunk_max_size": "1",
 		"max_line_size": "100", "stream_lifetime": "soon", "stream_idle_timeout": "-1s", "heartbeat_timeout": "0",
 		"db": "/nonexistent-dir/x.db", "db.sync_interval": "1w", "db.commit_delay": "x", "shard": "5/4",
 		"plugin_log_level": "loud", "status_listen": "nohost", "status_pprof": "maybe",

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/docker-logs/docker_logs/conf"
 	"github.com/docker-logs/docker_logs/docker"
 )
 
@@ -29,23 +30,27 @@ type containerMeta struct {
 
 // newContainerMeta encodes a container's fields: its ID, name and image,
 // image_id, the host name, Compose project and service when it has their
-// labels, and under labels those of its labels attach selects (sorted).
-func newContainerMeta(c docker.Container, hostname string, attach func(key string) bool) containerMeta {
+// labels, and under labels those of its labels attach selects (sorted);
+// those in omit are left out.
+func newContainerMeta(c docker.Container, hostname string, attach func(key string) bool, omit conf.Fields) containerMeta {
 	var m containerMeta
-	m.add("container_id", c.ID)
-	m.add("container_name", c.Name)
-	m.add("image", c.Image)
+	m.addUnless(omit, conf.FieldContainerID, "container_id", c.ID)
+	m.addUnless(omit, conf.FieldContainerName, "container_name", c.Name)
+	m.addUnless(omit, conf.FieldImage, "image", c.Image)
 	if c.ImageID != "" {
-		m.add("image_id", c.ImageID)
+		m.addUnless(omit, conf.FieldImageID, "image_id", c.ImageID)
 	}
 	if hostname != "" {
-		m.add("hostname", hostname)
+		m.addUnless(omit, conf.FieldHostname, "hostname", hostname)
 	}
 	if v, ok := c.Labels[composeProjectLabel]; ok {
-		m.add("compose_project", v)
+		m.addUnless(omit, conf.FieldComposeProject, "compose_project", v)
 	}
 	if v, ok := c.Labels[composeServiceLabel]; ok {
-		m.add("compose_service", v)
+		m.addUnless(omit, conf.FieldComposeService, "compose_service", v)
+	}
+	if omit.Has(conf.FieldLabels) {
+		return m
 	}
 	var keys []string
 	for k := range c.Labels {
@@ -63,6 +68,12 @@ func newContainerMeta(c docker.Container, hostname string, attach func(key strin
 		m.count++
 	}
 	return m
+}
+
+func (m *containerMeta) addUnless(omit, f conf.Fields, key, value string) {
+	if !omit.Has(f) {
+		m.add(key, value)
+	}
 }
 
 func (m *containerMeta) add(key, value string) {

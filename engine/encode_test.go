@@ -9,6 +9,7 @@ import (
 
 	"github.com/ugorji/go/codec"
 
+	"github.com/docker-logs/docker_logs/conf"
 	"github.com/docker-logs/docker_logs/docker"
 )
 
@@ -61,7 +62,7 @@ var benchContainer = docker.Container{ID: strings.Repeat("ab", 32), Name: "web-1
 	ImageID: "sha256:" + strings.Repeat("cd", 32)}
 
 func TestAppendRecordDecodes(t *testing.T) {
-	meta := newContainerMeta(benchContainer, "docker-host-1", nil)
+	meta := newContainerMeta(benchContainer, "docker-host-1", nil, 0)
 	lines := []docker.Entry{
 		{Stream: docker.Stdout, Time: 1764338400123456789, Line: []byte("hello")},
 		{Stream: docker.Stderr, Time: 1764338400000000001, Line: []byte("")},
@@ -104,7 +105,7 @@ func TestContainerMetaFields(t *testing.T) {
 		"com.example.team": "payments", "com.example.tier": "front", "other": "x",
 	}
 	attach := func(k string) bool { return strings.HasPrefix(k, "com.example.") }
-	meta := newContainerMeta(c, "h1", attach)
+	meta := newContainerMeta(c, "h1", attach, 0)
 	got := decodeRecords(t, appendRecord(nil, benchEntry, &meta))[0].Fields
 	want := map[string]any{
 		"log": string(benchEntry.Line), "stream": "stdout", "container_id": c.ID, "container_name": "web-1",
@@ -116,7 +117,16 @@ func TestContainerMetaFields(t *testing.T) {
 		t.Errorf("record fields\n got %v\nwant %v", got, want)
 	}
 
-	bare := newContainerMeta(docker.Container{ID: "x", Name: "n", Image: "i", Labels: map[string]string{"a": "b"}}, "", attach)
+	// record_fields container_name,compose_service: only those two, whose
+	// map size is right (the decoder reads every pair).
+	lean := newContainerMeta(c, "h1", attach, conf.AllFields&^(conf.FieldContainerName|conf.FieldComposeService))
+	got = decodeRecords(t, appendRecord(nil, benchEntry, &lean))[0].Fields
+	want = map[string]any{"log": string(benchEntry.Line), "stream": "stdout", "container_name": "web-1", "compose_service": "web"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lean record fields\n got %v\nwant %v", got, want)
+	}
+
+	bare := newContainerMeta(docker.Container{ID: "x", Name: "n", Image: "i", Labels: map[string]string{"a": "b"}}, "", attach, 0)
 	got = decodeRecords(t, appendRecord(nil, benchEntry, &bare))[0].Fields
 	for _, k := range []string{"image_id", "hostname", "compose_project", "compose_service", "labels"} {
 		if _, ok := got[k]; ok {
@@ -129,7 +139,7 @@ var benchEntry = docker.Entry{Stream: docker.Stdout, Time: 1764338400123456789,
 	Line: []byte("2026-11-28 14:00:00 INFO request served path=/api/v1/items status=200 duration=1.2ms user=42 ok")}
 
 func BenchmarkEncodeRecord(b *testing.B) {
-	meta := newContainerMeta(benchContainer, "docker-host-1", nil)
+	meta := newContainerMeta(benchContainer, "docker-host-1", nil, 0)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {

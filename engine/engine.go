@@ -457,7 +457,7 @@ func (e *Engine) containerMeta(c docker.Container) containerMeta {
 	e.mu.Lock()
 	hostname := e.hostname
 	e.mu.Unlock()
-	m := newContainerMeta(c, hostname, e.cfg.AttachesLabel)
+	m := newContainerMeta(c, hostname, e.cfg.AttachesLabel, e.cfg.OmitFields)
 	if t := e.cfg.TagTemplate; t != nil {
 		m.tag = t.Expand(func(field string) string {
 			switch field {

@@ -82,7 +82,7 @@ func BenchmarkDedupSameTimestamp(b *testing.B) {
 // One op = one record; allocs/op is allocations per record.
 func BenchmarkLinePath(b *testing.B) {
 	lines := benchLines(1024)
-	meta := newContainerMeta(benchContainer, "docker-host-1", nil)
+	meta := newContainerMeta(benchContainer, "docker-host-1", nil, 0)
 	buf := NewBuffer(8 << 20)
 	var (
 		c     cursor

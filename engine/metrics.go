@@ -21,6 +21,8 @@ var (
 		"Records delivered per container and stream (a renamed container starts new series).", []string{"container_id", "container_name", "stream"}, nil)
 	descContainerBytes = prometheus.NewDesc("docker_logs_container_bytes_total",
 		"Log bytes (the log field) delivered per container and stream.", []string{"container_id", "container_name", "stream"}, nil)
+	descContainerRepeats = prometheus.NewDesc("docker_logs_container_repeats_total",
+		"Lines of a container read again on a reopened stream and dropped (delivered before): the cost of resuming exactly.", []string{"container_id", "container_name"}, nil)
 )
 
 // Figure is one of an instance's own figures (no per-container label):
@@ -105,6 +107,7 @@ func (m *metrics) registry() *prometheus.Registry {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descContainerRecords
 	ch <- descContainerBytes
+	ch <- descContainerRepeats
 	for _, d := range m.figures {
 		ch <- d
 	}
@@ -129,6 +132,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	e.mu.Unlock()
 	for _, mon := range monitors {
 		id, name := mon.id, mon.displayName() // the full ID, as records carry it
+		ch <- prometheus.MustNewConstMetric(descContainerRepeats, prometheus.CounterValue, float64(mon.repeats.Load()), id, name)
 		for s := docker.Stdout; s <= docker.Stderr; s++ {
 			c := &mon.counts[s]
 			if n := c.records.Load(); n > 0 {

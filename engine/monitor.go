@@ -68,6 +68,7 @@ type monitor struct {
 	renamed   atomic.Bool            // name is set: checked once per line without the lock
 	shownName atomic.Pointer[string] // the name records carry now, for metrics
 	counts    streamCounts
+	repeats   atomic.Int64  // lines read again and dropped (delivered before)
 	retries   repeatLimiter // holds back a retried error's repeats
 
 	// The rest belongs to the monitor's task alone; it survives the task's
@@ -510,6 +511,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	// line stamped before the cursor (the daemon's clock stepped back) is
 	// delivered, not dropped as a repeat.
 	var passed [3]bool
+	behind := false // the last line delivered was written long before
 	anchorFound := func() {
 		for s := range passed {
 			passed[s] = !m.anchor.after[s]
@@ -535,13 +537,13 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 					anchorDue = false
 					m.anchor.found(&m.cursors)
 					anchorFound()
-					m.e.stats.Duplicates.Add(1)
+					m.repeat()
 					continue
 				}
 				occ++
 			}
 			if e.Time <= c.time {
-				m.e.stats.Duplicates.Add(1)
+				m.repeat()
 				continue
 			}
 			anchorDue = false
@@ -577,7 +579,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			if !anchorDue && !passed[e.Stream] && e.Time == c.time && !coarse && c.has(h) {
 				passed[e.Stream] = true // its last delivered line (see anchor.after)
 			}
-			m.e.stats.Duplicates.Add(1)
+			m.repeat()
 			continue
 		}
 		if anchorDue {
@@ -605,12 +607,19 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 				return delivered, errBehind
 			}
 		}
-		if follow && time.Since(opened) >= lifetime {
+		// A rotation, reopened where it ended, once the stream has caught
+		// up: cut while behind (a backlog, lines faster than the hand-over,
+		// a paused Fluent Bit), the reopen would read its margin again, and
+		// lines flowing show the daemon's follower is not stuck.
+		behind = time.Now().UnixNano()-e.Time > int64(caughtUpLag)
+		if follow && !behind && time.Since(opened) >= lifetime {
 			m.e.stats.Rotations.Add(1)
-			break // a rotation: reopened where it ended
+			break
 		}
 	}
-	if resumed {
+	if resumed && !behind {
+		// Caught up, the next reopen finds only what is written in
+		// between; still behind, the bound that reached back is kept.
 		m.tail = tailInitial
 	}
 	if mode == readToEnd {
@@ -627,6 +636,16 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	}
 	return delivered, nil
 }
+
+// repeat counts a line read again and dropped: it was delivered before.
+func (m *monitor) repeat() {
+	m.repeats.Add(1)
+	m.e.stats.Duplicates.Add(1)
+}
+
+// caughtUpLag is how old a line may be when read for its stream to count
+// as caught up with its container.
+const caughtUpLag = time.Second
 
 // jsonFileEntryOverhead is what json-file adds to a line on disk (its
 // keys, stream and stamp), roughly.

@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,30 @@ func TestRecordMetadata(t *testing.T) {
 		}
 		if strings.Join(names, " ") != "before"+sfx+" after"+sfx {
 			t.Errorf("%s: names along the renamed container's records: %v", inst, names)
+		}
+	}
+}
+
+// record_fields container_name: records carry log, stream and the name,
+// nothing else.
+func TestLeanRecords(t *testing.T) {
+	d := needDocker(t)
+	name := "lean" + suffix()
+	h := startHost(t, instanceArgs(d.Host(), "include_names="+name, "read_from_head=true", "record_fields=container_name")...)
+	id, err := d.Run(dockertest.Run{Name: name, Args: []string{"-n", "5"}, Labels: map[string]string{"com.docker.compose.service": "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove(id) })
+	recs := h.waitFor("5 records", 30*time.Second, func(r []record) bool { return len(r) >= 5 })
+	for _, r := range recs {
+		var keys []string
+		for k := range r.Record {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if fmt.Sprint(keys) != "[container_name log stream]" || r.str("container_name") != name {
+			t.Fatalf("record %v: want exactly log, stream and container_name %s", r.Record, name)
 		}
 	}
 }

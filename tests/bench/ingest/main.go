@@ -53,6 +53,7 @@ type config struct {
 	rounds     int
 	chunk      string // chunk_max_size for the plugin
 	buffer     string // buffer_max_size
+	fields     string // record_fields
 	intervalMS int    // test host collect interval
 	fluentBit  string // "auto": fluent-bit on PATH; "" or "off": none
 	host       string
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of every reader (medians reported)")
 	flag.StringVar(&c.chunk, "chunk-max-size", "", "the plugin's chunk_max_size (\"\": its default)")
 	flag.StringVar(&c.buffer, "buffer-max-size", "", "the plugin's buffer_max_size (\"\": its default)")
+	flag.StringVar(&c.fields, "record-fields", "", "the plugin's record_fields (\"\": its default, every field)")
 	flag.IntVar(&c.intervalMS, "interval-ms", 1000, "the test host's collect interval (Fluent Bit's is 1 s)")
 	flag.StringVar(&c.fluentBit, "fluent-bit", "auto", "fluent-bit binary for P2's comparison: auto (on PATH, skipped if none), off, or a path")
 	flag.StringVar(&c.host, "host", "build/flbhost", "test host binary")
@@ -335,6 +337,9 @@ func (c config) sizeKeys() []string {
 	}
 	if c.buffer != "" {
 		args = append(args, "-p", "buffer_max_size="+c.buffer)
+	}
+	if c.fields != "" {
+		args = append(args, "-p", "record_fields="+c.fields)
 	}
 	return args
 }
