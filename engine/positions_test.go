@@ -156,6 +156,12 @@ func TestPositionsGracePeriod(t *testing.T) {
 	}
 }
 
+// committed reports whether db holds a position of container id.
+func committed(db, id string) bool {
+	p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get(id)
+	return ok && p.anchor.valid
+}
+
 // Positions are committed to the db only db.commit_delay after Fluent Bit
 // took the records (it holds them in memory meanwhile): a crash before
 // that repeats them instead of losing them. A clean exit commits all.
@@ -169,13 +175,10 @@ func TestPositionsCommitDelay(t *testing.T) {
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	time.Sleep(200 * time.Millisecond)
-	if p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1"); ok && p.anchor.valid {
+	if committed(db, "c1") {
 		t.Fatalf("position committed %s after the ack, before db.commit_delay", 200*time.Millisecond)
 	}
-	waitUntil(t, "the commit", func() bool {
-		p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
-		return ok && p.anchor.valid
-	})
+	waitUntil(t, "the commit", func() bool { return committed(db, "c1") })
 	api.write("c1", docker.Stdout, "line 2")
 	c.until("line 2", c.count(2))
 	e.Stop() // a clean exit commits at once
@@ -223,17 +226,13 @@ func TestPositionsHeldWhilePaused(t *testing.T) {
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	e.Pause()
-	committed := func() bool {
-		p, ok := openPositions(db, 0, NewLogger("t", conf.LevelError)).get("c1")
-		return ok && p.anchor.valid
-	}
 	time.Sleep(600 * time.Millisecond) // twice db.commit_delay, paused
-	if committed() {
+	if committed(db, "c1") {
 		t.Fatal("a position committed while the input was paused")
 	}
 	e.Resume()
 	resumed := time.Now()
-	waitUntil(t, "the commit after the resume", committed)
+	waitUntil(t, "the commit after the resume", func() bool { return committed(db, "c1") })
 	if d := time.Since(resumed); d < 300*time.Millisecond {
 		t.Fatalf("committed %s after the resume, before db.commit_delay", d)
 	}

@@ -68,6 +68,20 @@ func (s *seqScan) scan() {
 	}
 }
 
+// waitAll scans every poll until the first n lines arrived, failing after
+// timeout.
+func (s *seqScan) waitAll(n int, timeout, poll time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for s.next <= n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("only %d of %d lines arrived", s.next-1, n)
+		}
+		time.Sleep(poll)
+		s.scan()
+	}
+}
+
 // One container writing 21,000 lines/s for 30 s, default keys, Fluent Bit
 // with its symbols exported: every line arrives once, in order, appended
 // straight into Fluent Bit in pieces no larger than chunk_max_size (the
@@ -84,14 +98,7 @@ func TestAppendCarriesAFastContainer(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Remove(id) })
 	s := &seqScan{t: t, path: h.out, id: id, next: 1}
-	deadline := time.Now().Add(secs*time.Second + 90*time.Second)
-	for s.next <= rate*secs {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived", s.next-1, rate*secs)
-		}
-		time.Sleep(time.Second)
-		s.scan()
-	}
+	s.waitAll(rate*secs, secs*time.Second+90*time.Second, time.Second)
 	time.Sleep(2 * time.Second) // room for a late duplicate to show
 	s.scan()
 	// The daemon is shared: other tests' containers may be warned about.
@@ -130,14 +137,7 @@ func TestAppendRefusedKeepsEverything(t *testing.T) {
 		}
 	}
 	os.Remove(refuse)
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.next <= n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived", s.next-1, n)
-		}
-		time.Sleep(500 * time.Millisecond)
-		s.scan()
-	}
+	s.waitAll(n, 2*time.Minute, 500*time.Millisecond)
 	time.Sleep(time.Second)
 	s.scan()
 	log := h.stderr.String()

@@ -29,19 +29,8 @@ func TestLaggingContainerIsReadOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Remove(id) })
 	s := &seqScan{t: t, path: h.out, id: id, next: 1}
-	deadline := time.Now().Add(3 * time.Minute)
-	for s.next <= lines {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived", s.next-1, lines)
-		}
-		time.Sleep(500 * time.Millisecond)
-		s.scan()
-	}
-	m := statusAddr.FindStringSubmatch(h.stderr.String())
-	if m == nil {
-		t.Fatalf("no status endpoint address in the log")
-	}
-	addr := m[1]
+	s.waitAll(lines, 3*time.Minute, 500*time.Millisecond)
+	addr := h.statusAddr()
 	repeats := metricValues(t, addr, "docker_logs_container_repeats_total")["container_id="+id+",container_name="+name+",input=docker_logs.0"]
 	streams := metricValues(t, addr, "docker_logs_streams_opened_total")["input=docker_logs.0"]
 	t.Logf("%d lines delivered; %d read again and dropped; %d streams opened", lines, int(repeats), int(streams))

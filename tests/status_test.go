@@ -98,7 +98,17 @@ func value(m *dto.Metric) float64 {
 	return 0
 }
 
-var statusAddr = regexp.MustCompile(`status endpoint on http://([0-9.:]+)`)
+var statusAddrRE = regexp.MustCompile(`status endpoint on http://([0-9.:]+)`)
+
+// statusAddr is the address of the plugin's status endpoint, from its log.
+func (h *host) statusAddr() string {
+	h.t.Helper()
+	m := statusAddrRE.FindStringSubmatch(h.stderr.String())
+	if m == nil {
+		h.t.Fatalf("no status endpoint address in the log")
+	}
+	return m[1]
+}
 
 // The plugin in the host serves /health with every task running and
 // /metrics whose per-container counters equal the records the host
@@ -109,11 +119,7 @@ func TestStatusEndpointInHost(t *testing.T) {
 	h := startHost(t, append([]string{"--interval-ms", "200"},
 		instanceArgs(d.Host(), "status_listen=127.0.0.1:0", "include_names=*"+sfx)...)...)
 	h.waitLog("connected to docker", 30*time.Second)
-	m := statusAddr.FindStringSubmatch(h.stderr.String())
-	if m == nil {
-		t.Fatalf("no status endpoint address in the log")
-	}
-	addr := m[1]
+	addr := h.statusAddr()
 	var ids []string
 	for i, args := range [][]string{{"-n", "300", "-stream", "both"}, {"-n", "120"}} {
 		id, err := d.Run(dockertest.Run{Name: "status" + strconv.Itoa(i) + sfx, Args: args})
