@@ -14,6 +14,10 @@
 #   make bench-go        Go benchmarks: frame decoding, dedup, msgpack encoding
 #   make bench-ingest    P1 ingest rate vs the daemon's, P2 CPU per line (vs
 #                        Fluent Bit tail when fluent-bit is on PATH)
+#   make bench-source    F1-F3 whole-host CPU per line (reader + dockerd) of
+#                        source api vs source file (vs Fluent Bit tail when
+#                        fluent-bit is on PATH), backlog and live; dockerd's
+#                        CPU during source file vs with no reader
 #   make bench-rotation  P3 dockerd CPU per stream reopen, since alone vs since+tail
 #   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
 #   make bench-scale     P4 500 containers: RSS, goroutines, CPU, latency
@@ -44,7 +48,7 @@ GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_tes
 FUZZTIME ?= 60000x
 
 .PHONY: all test unit race fuzz integration run dist bench bench-go bench-rotation bench-shards \
-	bench-ingest bench-scale bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
+	bench-ingest bench-source bench-scale bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
 
 all: $(SO) $(HOST) $(HOST_NOAPPEND)
 
@@ -66,14 +70,15 @@ unit:
 	CGO_ENABLED=0 $(GO) test -count=1 ./conf/... ./docker/... ./engine/...
 
 race:
-	$(GO) test -race -count=1 ./engine/...
+	$(GO) test -race -count=1 ./engine/... ./docker/...
 
 fuzz:
 	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzLogReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzParseTimestamp$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./docker/ -run '^$$' -fuzz '^FuzzDecodeJSONFileLine$$' -fuzztime $(FUZZTIME)
 
 integration: all
-	set -o pipefail; $(GO) test -count=1 -timeout 20m -v ./tests/... 2>&1 | tee build/integration.log | \
+	set -o pipefail; $(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee build/integration.log | \
 		grep -E --line-buffered '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|_test.go'
 
 run: all
@@ -98,7 +103,7 @@ dist:
 # and leaves its rows in $(BENCH_DIR); bench-summary prints them as one table.
 BENCH_DIR ?= build/bench
 
-bench: bench-results bench-go bench-ingest bench-rotation bench-shards bench-scale bench-pause
+bench: bench-results bench-go bench-ingest bench-source bench-rotation bench-shards bench-scale bench-pause
 	@$(MAKE) --no-print-directory bench-summary
 
 # A fresh start: the summary shows only what this run measured.
@@ -120,6 +125,10 @@ bench-go:
 BENCH_INGEST_ARGS ?= -lines 1000000 -rounds 3
 bench-ingest: all bench-daemon
 	$(GO) run ./tests/bench/ingest -result-dir $(BENCH_DIR) $(BENCH_INGEST_ARGS)
+
+BENCH_SOURCE_ARGS ?= -lines 1000000 -rate 20000 -seconds 30 -rounds 1
+bench-source: all bench-daemon
+	$(GO) run ./tests/bench/source -result-dir $(BENCH_DIR) $(BENCH_SOURCE_ARGS)
 
 BENCH_ROTATION_ARGS ?= -sizes 1,10,40 -reconnects 10 -tail 200 -back 100
 bench-rotation: bench-daemon

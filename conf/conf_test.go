@@ -320,3 +320,25 @@ func TestRecordFields(t *testing.T) {
 		t.Fatalf("labels without the labels field: err = %v", err)
 	}
 }
+
+func TestSourceAndDataRoot(t *testing.T) {
+	c, err := Parse(Map{"source": "File", "docker_data_root": "/var/lib/docker:/host/docker/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source != SourceFile {
+		t.Errorf("source = %s, want file", c.Source)
+	}
+	for path, want := range map[string]string{
+		"/var/lib/docker/containers/abc/abc-json.log": "/host/docker/containers/abc/abc-json.log",
+		"/var/lib/dockerx/a.log":                      "/var/lib/dockerx/a.log", // not under the data-root
+		"/elsewhere/a.log":                            "/elsewhere/a.log",
+	} {
+		if got := c.LogPath(path); got != want {
+			t.Errorf("LogPath(%s) = %s, want %s", path, got, want)
+		}
+	}
+	if c, _ := Parse(Map{}); c.Source != SourceAPI || c.LogPath("/a/b") != "/a/b" {
+		t.Errorf("defaults: source %s, LogPath %s", c.Source, c.LogPath("/a/b"))
+	}
+}

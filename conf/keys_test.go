@@ -17,6 +17,7 @@ func TestEveryKeyRejectsBadValue(t *testing.T) {
 		"max_line_size": "100", "stream_lifetime": "soon", "stream_idle_timeout": "-1s", "heartbeat_timeout": "0",
 		"db": "/nonexistent-dir/x.db", "db.sync_interval": "1w", "db.commit_delay": "x", "shard": "5/4",
 		"plugin_log_level": "loud", "status_listen": "nohost", "status_pprof": "maybe",
+		"source": "disk", "docker_data_root": "var/lib/docker",
 	}
 	anyValue := map[string]string{"hostname": "any text is a host name"}
 	for _, k := range Keys {

@@ -41,6 +41,9 @@ type Container struct {
 	// RotateSize is the size at which the daemon rotates the container's
 	// json-file log (its max-size; 0: it never does; from Inspect only).
 	RotateSize int64
+	// LogDriver is the container's log driver, and LogPath where dockerd
+	// writes its json-file log (from Inspect only).
+	LogDriver, LogPath string
 }
 
 // Event is a container lifecycle event.
@@ -249,6 +252,16 @@ func (c *Client) HostName(ctx context.Context) (string, error) {
 	return res.Info.Name, nil
 }
 
+// RootDir is the daemon's data-root (its /info DockerRootDir): json-file
+// logs are under its containers directory.
+func (c *Client) RootDir(ctx context.Context) (string, error) {
+	res, err := c.ctl().Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", err
+	}
+	return res.Info.DockerRootDir, nil
+}
+
 // List returns every container, running or not.
 func (c *Client) List(ctx context.Context) ([]Container, error) {
 	opts := client.ContainerListOptions{All: true}
@@ -285,8 +298,12 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		out.Image, out.TTY, out.Labels = ct.Config.Image, ct.Config.Tty, ct.Config.Labels
 	}
 	out.Created = parseAPITime(ct.Created)
-	if h := ct.HostConfig; h != nil && h.LogConfig.Type == "json-file" {
-		out.RotateSize, _ = units.RAMInBytes(h.LogConfig.Config["max-size"])
+	if h := ct.HostConfig; h != nil {
+		out.LogDriver = h.LogConfig.Type
+		if h.LogConfig.Type == "json-file" {
+			out.RotateSize, _ = units.RAMInBytes(h.LogConfig.Config["max-size"])
+			out.LogPath = ct.LogPath
+		}
 	}
 	if ct.State != nil {
 		out.Running = ct.State.Running

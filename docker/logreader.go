@@ -36,6 +36,9 @@ type Entry struct {
 	// Truncated says the line was longer than the reader's maximum and was
 	// cut there.
 	Truncated bool
+	// Pos is where the line's first chunk starts in its json-file log
+	// (read from the file; zero through the API).
+	Pos FilePos
 }
 
 // LogReader turns a logs response (requested with timestamps) into lines.
@@ -50,10 +53,12 @@ type LogReader struct {
 	lines   [3]lineBuf    // indexed by Stream
 	ready   Stream        // a complete line held back behind the one just returned
 	pm      *podmanTTY    // TTY stream of whole-second stamps (Podman)
+	files   *fileReader   // a json-file log read from disk (OpenJSONFile)
 }
 
 type lineBuf struct {
 	time       int64
+	pos        FilePos
 	buf, spare []byte
 	open       bool // holds the first chunks of a line awaiting its last one
 	truncated  bool
@@ -145,6 +150,9 @@ func (lr *LogReader) Pending() (int64, bool) {
 func (lr *LogReader) add(l *lineBuf, ts int64, payload []byte) {
 	if !l.open {
 		l.buf, l.open, l.truncated, l.time = l.buf[:0], true, false, ts
+		if lr.files != nil {
+			l.pos = lr.files.pos
+		}
 	}
 	if room := lr.maxLine - len(l.buf); len(payload) > room {
 		payload, l.truncated = payload[:max(room, 0)], true
@@ -166,12 +174,24 @@ func (lr *LogReader) take(s Stream, swap bool) Entry {
 	if lr.tty {
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 	}
-	return Entry{Stream: s, Time: l.time, Line: line, Truncated: l.truncated}
+	return Entry{Stream: s, Time: l.time, Line: line, Truncated: l.truncated, Pos: l.pos}
+}
+
+// Close releases a json-file log's open file; a response body is its
+// caller's to close.
+func (lr *LogReader) Close() error {
+	if lr.files != nil {
+		return lr.files.Close()
+	}
+	return nil
 }
 
 // chunk reads one log message as the daemon stored it: its stream, its
 // timestamp and its payload (with the newline, if it had one).
 func (lr *LogReader) chunk() (Stream, int64, []byte, error) {
+	if lr.files != nil {
+		return lr.files.chunk()
+	}
 	if lr.tty {
 		return lr.ttyChunk()
 	}

@@ -1,6 +1,10 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/docker-logs/docker_logs/docker"
+)
 
 // Buffer holds encoded records between the monitors that read them and the
 // collect callback that hands them to Fluent Bit. It is bounded: a record
@@ -42,6 +46,7 @@ type mark struct {
 	size   int32 // bytes of its encoded record (set by TryPut)
 	time   int64
 	hash   uint64
+	pos    docker.FilePos // where the line starts in its json-file log, if read from there
 }
 
 // shrinkAbove is the capacity under which an emptied buffer keeps its

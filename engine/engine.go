@@ -60,9 +60,12 @@ type Engine struct {
 	// the events stream is reopened.
 	eventsSince int64
 
-	daemonUp atomic.Bool // the daemon answered discovery's last call
-	metrics  *metrics
-	status   *statusServer // nil without status_listen
+	daemonUp atomic.Bool  // the daemon answered discovery's last call
+	files    *fileWatcher // wakes the readers of json-file logs (source file, auto)
+	// containersDir is where json-file logs are, as seen here, once known.
+	containersDir atomic.Pointer[string]
+	metrics       *metrics
+	status        *statusServer // nil without status_listen
 	// pausedSince is when Fluent Bit paused the input (zero: running);
 	// pausedTotal the time of the pauses that ended.
 	pauseMu     sync.Mutex
@@ -141,6 +144,9 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
+	if e.cfg.Source != conf.SourceAPI {
+		e.files = newFileWatcher(e.log)
+	}
 	if e.cfg.DB != "" {
 		e.pos = openPositions(e.cfg.DB, e.cfg.DBCommitDelay, e.log)
 		e.sup.start("positions", func(ctx context.Context, t *task) error {
@@ -302,6 +308,9 @@ func (e *Engine) Stop() {
 	if e.status != nil {
 		e.status.stop()
 	}
+	if e.files != nil {
+		e.files.close()
+	}
 	if e.pos != nil {
 		if err := e.pos.flush(live); err != nil {
 			e.log.Errorf("db %s: writing positions at exit: %v", e.cfg.DB, err)
@@ -359,6 +368,7 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 		return e.lost(fmt.Errorf("listing containers: %w", err))
 	}
 	e.resolveHostname(ctx)
+	e.learnContainersDir(ctx)
 	e.reconcile(list)
 	e.daemonUp.Store(true)
 	e.unreachable.reset()
@@ -527,6 +537,10 @@ func (e *Engine) handleEvent(ev docker.Event) {
 		} else if e.skipped[ev.ID] { // its new name may be one the filters select
 			delete(e.skipped, ev.ID)
 			e.ensureMonitorLocked(ev.ID, ev.Container())
+		}
+	case "die":
+		if m := e.monitors[ev.ID]; m != nil {
+			m.wake() // a followed file does not end by itself (see source.go)
 		}
 	case "destroy":
 		delete(e.skipped, ev.ID)

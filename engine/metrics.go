@@ -21,6 +21,8 @@ var (
 		"Records delivered per container and stream (a renamed container starts new series).", []string{"container_id", "container_name", "stream"}, nil)
 	descContainerBytes = prometheus.NewDesc("docker_logs_container_bytes_total",
 		"Log bytes (the log field) delivered per container and stream.", []string{"container_id", "container_name", "stream"}, nil)
+	descContainerSource = prometheus.NewDesc("docker_logs_container_source",
+		"Where a container's lines are read from (source): 1 for its current one, api or file.", []string{"container_id", "container_name", "source"}, nil)
 	descContainerRepeats = prometheus.NewDesc("docker_logs_container_repeats_total",
 		"Lines of a container read again on a reopened stream and dropped (delivered before): the cost of resuming exactly.", []string{"container_id", "container_name"}, nil)
 )
@@ -43,6 +45,7 @@ var Figures = []Figure{
 	{"records_total", "Records delivered to the buffer, all containers.", false, stat(func(s *Stats) *atomic.Int64 { return &s.Records })},
 	{"records_handed_total", "Records Fluent Bit took from the input (appended into it, or collected and cleaned up).", false, stat(func(s *Stats) *atomic.Int64 { return &s.Handed })},
 	{"streams_opened_total", "Log streams opened (first opens and every reopen).", false, stat(func(s *Stats) *atomic.Int64 { return &s.Streams })},
+	{"file_streams_opened_total", "Of them, json-file logs opened on disk (source file or auto).", false, stat(func(s *Stats) *atomic.Int64 { return &s.FileReads })},
 	{"stream_rotations_total", "Log streams ended at stream_lifetime and reopened where they ended.", false, stat(func(s *Stats) *atomic.Int64 { return &s.Rotations })},
 	{"reconnects_total", "Times the daemon was lost and discovery reconnected.", false, stat(func(s *Stats) *atomic.Int64 { return &s.Reconnects })},
 	{"duplicates_dropped_total", "Lines read again on a resumed stream and dropped (delivered before).", false, stat(func(s *Stats) *atomic.Int64 { return &s.Duplicates })},
@@ -108,6 +111,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descContainerRecords
 	ch <- descContainerBytes
 	ch <- descContainerRepeats
+	ch <- descContainerSource
 	for _, d := range m.figures {
 		ch <- d
 	}
@@ -133,6 +137,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, mon := range monitors {
 		id, name := mon.id, mon.displayName() // the full ID, as records carry it
 		ch <- prometheus.MustNewConstMetric(descContainerRepeats, prometheus.CounterValue, float64(mon.repeats.Load()), id, name)
+		ch <- prometheus.MustNewConstMetric(descContainerSource, prometheus.GaugeValue, 1, id, name, mon.sourceName())
 		for s := docker.Stdout; s <= docker.Stderr; s++ {
 			c := &mon.counts[s]
 			if n := c.records.Load(); n > 0 {

@@ -13,24 +13,6 @@ import (
 	"github.com/docker-logs/docker_logs/docker"
 )
 
-const (
-	// resumeMargin is how far before the last delivered line a reopened
-	// stream starts. The daemon stamps a line before it takes the log's
-	// lock, so a line of the other stream may be written after the resume
-	// point with a slightly earlier stamp; 20.10 filters every entry by
-	// since on its own and would drop it. The margin is far above that
-	// skew; what it re-reads, the cursors drop.
-	resumeMargin = int64(100 * time.Millisecond)
-	// tailInitial bounds a reopen to the last entries of the log, so its
-	// cost does not grow with the log's size (make bench-rotation: about
-	// 3 ms of dockerd CPU per reopen at 200, 20 ms at 2000, against 25 ms
-	// per MB of log without a bound); it is widened when the resume point
-	// is not among them. A reopen right after a stream ends finds only the
-	// few lines written in between.
-	tailInitial = 200
-	tailMax     = 1 << 20 // past this, read without a tail bound
-)
-
 // errWidenTail ends a stream whose tail bound did not reach back to the
 // resume point; it is reopened at once with a wider bound.
 var errWidenTail = errors.New("tail bound missed the resume point")
@@ -75,13 +57,9 @@ type monitor struct {
 	// restarts.
 	info       docker.Container
 	meta       containerMeta
-	cursors    [3]cursor // per docker.Stream: Docker orders lines only within a stream
-	cursorsSet bool      // cursors initialised
-	// anchor is the last delivered line before which everything read was
-	// delivered; a reopened stream must see it again before any new line,
-	// or its tail bound cut something off.
-	anchor anchor
-	tail   int // tail bound of the next reopen
+	delivery        // what was delivered (resume.go)
+	cursorsSet bool // delivery initialised
+	tail       int  // tail bound of the next reopen
 	// drainedStop is the FinishedAt of the last stop whose final read
 	// completed, so a wake-up while stopped does not read it again.
 	drainedStop int64
@@ -94,68 +72,13 @@ type monitor struct {
 	rec          []byte // encoding scratch
 	// stepWarned: the container's stamps went back once (warned).
 	stepWarned bool
-}
-
-type anchor struct {
-	valid  bool
-	stream docker.Stream
-	time   int64
-	hash   uint64
-	// With whole-second stamps (Podman before 5.8) one (stream, time, hash)
-	// may be many lines, and a reopened stream may start inside a long
-	// line (Podman stamps each chunk on its own, so since can fall between
-	// a line's chunks): the anchor is then the n-th line of that (stream,
-	// time, hash), counted as a replay reads them (a partial line never
-	// shares a whole line's hash), and at is where each stream's cursor
-	// stood when it was delivered (time, lines at that time), so the
-	// cursors count on exactly from the anchor (cursor.next).
-	n  int
-	at [3]struct {
-		time  int64
-		count int
-	}
-	// after marks the streams whose last delivered line comes after the
-	// anchor in the log: delivered while a line of the other stream was
-	// still awaiting its last chunk. A replay has passed such a stream's
-	// delivered lines only at that line (see monitor.read).
-	after [3]bool
-}
-
-// coarse reports an anchor at a whole second (see anchor.n).
-func (a anchor) coarse() bool { return a.valid && docker.WholeSecond(a.time) }
-
-// is reports whether a line read is the anchor (at nanosecond stamps).
-func (a anchor) is(s docker.Stream, ts int64, h uint64) bool {
-	return a.valid && a.stream == s && a.time == ts && a.hash == h
-}
-
-// newAnchor makes the line of stream s at ts with hash h, just recorded in
-// cursors, the anchor.
-func newAnchor(s docker.Stream, ts int64, h uint64, cursors *[3]cursor) anchor {
-	a := anchor{valid: true, stream: s, time: ts, hash: h}
-	if docker.WholeSecond(ts) {
-		for _, x := range cursors[s].hashes {
-			if x == h {
-				a.n++
-			}
-		}
-		a.n--
-		for i := range cursors {
-			a.at[i].time, a.at[i].count = cursors[i].time, len(cursors[i].hashes)
-		}
-	}
-	return a
-}
-
-// found sets the cursors' counts as they stood at the anchor, which a
-// replay has just read.
-func (a anchor) found(cursors *[3]cursor) {
-	for i := range cursors {
-		cursors[i].seen = 0
-		if cursors[i].time == a.at[i].time {
-			cursors[i].seen = a.at[i].count
-		}
-	}
+	// logPath is the json-file log the lines are read from ("": through
+	// the API; see source.go), source what /health shows of that, and
+	// notify the log directory's writes while it is followed.
+	logPath string
+	source  atomic.Pointer[string]
+	notify  <-chan struct{}
+	unwatch func()
 }
 
 // newMonitor makes the monitor of container id; hint is what an event or
@@ -205,6 +128,7 @@ func (m *monitor) isDestroyed() bool {
 // other trouble is retried here, with backoff, keeping the cursors.
 func (m *monitor) run(ctx context.Context, t *task) error {
 	log := m.e.log
+	defer m.stopWatching()
 	var b backoff
 	for ctx.Err() == nil {
 		var err error
@@ -214,6 +138,7 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			// within milliseconds of its start, and only a stream opened
 			// before that still reads its log. On a container already
 			// stopped the daemon ends a follow at its last line.
+			m.guessLogPath()
 			_, err = m.read(ctx, t, readFollow)
 		} else {
 			var again bool
@@ -234,6 +159,8 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			m.failingSince = time.Time{}
 		case errors.Is(err, errWidenTail):
 			m.e.stats.Widened.Add(1)
+		case isFileEnd(err):
+			log.Debugf("container %s: %v; reopening it from where delivery stands", m.label(), err)
 		case errors.Is(err, errBehind):
 			m.catchingUp = true
 			m.e.stats.CatchUps.Add(1)
@@ -375,13 +302,14 @@ func (m *monitor) label() string {
 // the engine started (or with read_from_head), else from the engine's start.
 func (m *monitor) setInfo(info docker.Container) {
 	m.info = info
+	m.chooseSource()
 	m.meta = m.e.containerMeta(info)
 	m.shownName.Store(&info.Name)
 	if !m.cursorsSet {
 		m.cursorsSet = true
 		if m.e.pos != nil {
 			if p, ok := m.e.pos.get(m.id); ok { // where the last run left off
-				m.cursors, m.anchor = p.cursors, p.anchor
+				m.delivery = p.delivery
 				return
 			}
 		}
@@ -393,43 +321,6 @@ func (m *monitor) setInfo(info docker.Container) {
 			m.cursors[s] = cursor{time: from, max: from}
 		}
 	}
-}
-
-// oldestCursor is the oldest line either stream may still be missing.
-func (m *monitor) oldestCursor() int64 {
-	if m.info.TTY { // one merged stream
-		return m.cursors[docker.Stdout].time
-	}
-	return min(m.cursors[docker.Stdout].time, m.cursors[docker.Stderr].time)
-}
-
-// resumePoint is where a new stream starts, and its tail bound (0: none).
-// With a delivered line to recognise (the anchor), the stream starts just
-// before it. Before any (a container quiet since the engine started), it
-// asks for the last entries without since, and they must reach back past
-// the cursor; a container read from its first line is read whole.
-func (m *monitor) resumePoint() (since int64, tail int) {
-	switch {
-	case m.anchor.coarse():
-		// Podman: no tail bound. Its follow with a tail reads the last
-		// lines, then follows from the end of the file, and loses what was
-		// written in between (4.3's GetLogFile). Its since is exclusive and
-		// compares the log's nanosecond stamps: this replays the anchor's
-		// second whole.
-		return max(m.anchor.time-resumeMargin, 1), 0
-	case m.anchor.valid:
-		return max(m.anchor.time-resumeMargin, 1), m.tail
-	case m.oldestCursor() == 0:
-		return 0, 0
-	}
-	return 0, m.tail
-}
-
-// coversCursor reports whether the first line of a tail-bounded stream shows
-// the bound reached back far enough: before any delivered line, the first
-// entry must be older than the cursor (so nothing newer was cut off).
-func (m *monitor) coversCursor(first docker.Entry) bool {
-	return first.Time < m.oldestCursor()-resumeMargin
 }
 
 // readMode is how a stream reads a container's log.
@@ -450,73 +341,29 @@ const (
 // It returns how many lines it delivered.
 func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered int, err error) {
 	follow := mode == readFollow
-	since, tail := m.resumePoint()
-	if mode == readCatchUp {
-		tail = 0 // a rotating log is small; a tail bound missed is a reopen more, while it rotates
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Docker answers at once with headers; bound the wait all the same.
-	// Podman answers a follow only with its first line: on a container
-	// with nothing to send, the wait ends like an idle stream (errQuiet).
-	wait := m.e.callTimeout
-	if idle := m.e.cfg.StreamIdleTimeout; follow && idle > 0 {
-		wait = min(wait, idle)
-	}
-	asked := time.Now()
-	noHeaders := time.AfterFunc(wait, cancel)
-	body, err := m.e.api.Logs(sctx, m.id, docker.LogsOptions{Since: since, Follow: follow, Tail: tail})
-	expired := !noHeaders.Stop()
-	// The connection's idle deadline may also end the wait first.
-	if !expired && follow && err != nil && (docker.IsTimeout(err) || docker.IsConnectionFailed(err)) && time.Since(asked) >= wait {
-		expired = true
-	}
-	if expired && ctx.Err() == nil {
-		if err == nil {
-			body.Close()
-		}
-		if follow {
-			return 0, errQuiet
-		}
-		return 0, fmt.Errorf("no response to the logs request within %s", wait)
-	}
+	lr, tail, err := m.open(ctx, mode)
 	if err != nil {
 		return 0, err
 	}
-	// This goroutine alone reads and closes the body.
-	defer body.Close()
+	// This goroutine alone reads and closes the stream.
+	defer lr.Close()
 	m.opened = true
 	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
+	if lr.fromFile() {
+		m.e.stats.FileReads.Add(1)
+	}
 	opened := time.Now()
 	lifetime := jittered(m.e.cfg.StreamLifetime)
-	lr := docker.NewLogReader(body, m.info.TTY, int(m.e.cfg.MaxLineSize))
 	// With a tail bound, the resume point must come back before any new
 	// line, or the bound cut lines off. Without one, a resume point that
 	// does not come back is a gap: the daemon no longer holds those lines.
-	resumed := tail == 0
-	anchorDue := m.anchor.valid
-	first := true
-	for s := range m.cursors {
-		m.cursors[s].restart()
-	}
-	coarse := m.anchor.coarse()
-	occ := 0 // lines read like the anchor (whole seconds)
+	rp := newReplay(&m.delivery, tail, m.coversCursor)
 	// The log's write rate, from the stamps of the lines this stream
 	// delivered, for the follower's distance behind a rotating log.
 	var rateFrom, rateBytes int64
-	watchRotation := follow && m.info.RotateSize > 0
-	// passed marks the streams read past every line delivered before: from
-	// there the stream's order, not its stamps, says what is new, so a
-	// line stamped before the cursor (the daemon's clock stepped back) is
-	// delivered, not dropped as a repeat.
-	var passed [3]bool
-	behind := false // the last line delivered was written long before
-	anchorFound := func() {
-		for s := range passed {
-			passed[s] = !m.anchor.after[s]
-		}
-	}
+	watchRotation := follow && m.info.RotateSize > 0 && !lr.fromFile() // a file is followed by inode
+	behind := false                                                    // the last line delivered was written long before
 	for {
 		e, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -527,76 +374,27 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 		}
 		t.Beat()
 		h := hashLine(e.Line)
-		c := &m.cursors[e.Stream]
-		if coarse && anchorDue {
-			// Whole seconds: up to the anchor every line was delivered
-			// (one no newer than its stream's cursor), and the anchor
-			// sets the cursors' counts; a newer line before it is a gap.
-			if e.Stream == m.anchor.stream && e.Time == m.anchor.time && h == m.anchor.hash {
-				if occ == m.anchor.n {
-					anchorDue = false
-					m.anchor.found(&m.cursors)
-					anchorFound()
-					m.repeat()
-					continue
-				}
-				occ++
-			}
-			if e.Time <= c.time {
-				m.repeat()
-				continue
-			}
-			anchorDue = false
+		v := rp.judge(e, h)
+		if v.widen {
+			m.widenTail()
+			return delivered, errWidenTail
+		}
+		if v.gap {
 			m.reportGap(e.Time)
 		}
-		var isNew bool
-		if passed[e.Stream] {
-			isNew = c.next(e.Time, h)
-		} else {
-			isNew = c.nextBeforePassed(e.Time, h)
-		}
-		isAnchor := !coarse && m.anchor.is(e.Stream, e.Time, h)
-		if !resumed {
-			switch {
-			case isAnchor, !m.anchor.valid && first && m.coversCursor(e):
-				resumed = true
-			case isNew, !m.anchor.valid:
-				m.widenTail()
-				return delivered, errWidenTail
-			}
-		}
-		first = false
-		if anchorDue && isAnchor {
-			anchorDue = false
-			anchorFound()
-		}
-		if !isNew && !isAnchor && passed[e.Stream] && c.steppedBack(e.Time) {
-			isNew = true
+		if v.stepped > 0 {
 			m.e.stats.Steps.Add(1)
-			m.warnStep(c.time - e.Time)
+			m.warnStep(v.stepped)
 		}
-		if !isNew {
-			if !anchorDue && !passed[e.Stream] && e.Time == c.time && !coarse && c.has(h) {
-				passed[e.Stream] = true // its last delivered line (see anchor.after)
-			}
+		if !v.deliver {
 			m.repeat()
 			continue
-		}
-		if anchorDue {
-			anchorDue = false
-			m.reportGap(e.Time)
 		}
 		_, held := lr.Pending()
 		if err := m.deliver(ctx, t, e, h, !held); err != nil {
 			return delivered, err // not delivered: the cursor stays before it
 		}
-		c.add(e.Time, h)
-		passed[e.Stream] = true
-		if !held {
-			m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)
-		} else if m.anchor.valid {
-			m.anchor.after[e.Stream] = true
-		}
+		rp.delivered(e, h, held)
 		delivered++
 		if watchRotation {
 			if rateFrom == 0 {
@@ -617,7 +415,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			break
 		}
 	}
-	if resumed && !behind {
+	if rp.resumed && !behind {
 		// Caught up, the next reopen finds only what is written in
 		// between; still behind, the bound that reached back is kept.
 		m.tail = tailInitial
@@ -625,12 +423,11 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	if mode == readToEnd {
 		for _, e := range lr.Flush() {
 			h := hashLine(e.Line)
-			if c := &m.cursors[e.Stream]; c.admit(e.Time, h) {
+			if m.admitFinal(e, h) {
 				if err := m.deliver(ctx, t, e, h, true); err != nil {
 					return delivered, err
 				}
 				delivered++
-				m.anchor = newAnchor(e.Stream, e.Time, h, &m.cursors)
 			}
 		}
 	}
@@ -674,13 +471,6 @@ func jittered(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
-func (m *monitor) widenTail() {
-	if m.tail *= 8; m.tail > tailMax {
-		m.tail = 0
-	}
-	m.e.log.Debugf("container %s: resume point beyond the tail bound; reopening with tail=%d (0: all)", shortID(m.id), m.tail)
-}
-
 // warnStep says, once per container, that its lines went back in time:
 // they are delivered in the log's order.
 func (m *monitor) warnStep(back int64) {
@@ -712,7 +502,7 @@ func (m *monitor) deliver(ctx context.Context, t *task, e docker.Entry, h uint64
 		m.e.stats.Truncated.Add(1)
 	}
 	m.rec = appendRecord(m.rec[:0], e, &m.meta)
-	mk := mark{id: m.id, tag: m.meta.tag, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: isAnchor}
+	mk := mark{id: m.id, tag: m.meta.tag, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: isAnchor, pos: e.Pos}
 	for {
 		ok, room := m.e.buf.TryPut(m.rec, mk)
 		if ok {

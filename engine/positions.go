@@ -45,9 +45,8 @@ type ackedBatch struct {
 // position is one container's: the cursor of each stream and the anchor
 // (see monitor), as acknowledged.
 type position struct {
-	cursors [3]cursor
-	anchor  anchor
-	seen    int64 // unix ns when the container was last known to exist
+	delivery
+	seen int64 // unix ns when the container was last known to exist
 }
 
 // The db file's format.
@@ -76,6 +75,14 @@ type (
 		At []dbAt `json:"at,omitempty"` // stdout, stderr
 		// After lists the streams delivered past the anchor (anchor.after).
 		After []string `json:"after,omitempty"`
+		// File is where the anchor starts in its json-file log, when it
+		// was read from there (anchor.pos).
+		File *dbFilePos `json:"file,omitempty"`
+	}
+	dbFilePos struct {
+		Dev    uint64 `json:"dev"`
+		Inode  uint64 `json:"inode"`
+		Offset int64  `json:"offset"`
 	}
 	dbAt struct {
 		Time  int64 `json:"time"`
@@ -116,6 +123,9 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 		pos.cursors[docker.Stderr] = c.Stderr.cursor()
 		if a := c.Anchor; a != nil {
 			pos.anchor = anchor{valid: true, stream: streamNamed(a.Stream), time: a.Time, hash: a.Hash, n: a.N}
+			if f := a.File; f != nil {
+				pos.anchor.pos = docker.FilePos{File: docker.FileID{Dev: f.Dev, Ino: f.Inode}, Offset: f.Offset}
+			}
 			for _, name := range a.After {
 				pos.anchor.after[streamNamed(name)] = true
 			}
@@ -211,7 +221,7 @@ func (p *positions) apply(marks []mark, at int64) {
 			c.add(m.time, m.hash)
 		}
 		if m.anchor {
-			pos.anchor = newAnchor(docker.Stream(m.stream), m.time, m.hash, &pos.cursors)
+			pos.anchor = newAnchor(docker.Stream(m.stream), m.time, m.hash, m.pos, &pos.cursors)
 		} else if pos.anchor.valid {
 			pos.anchor.after[m.stream] = true
 		}
@@ -249,6 +259,9 @@ func (p *positions) save() error {
 		}
 		if a := pos.anchor; a.valid {
 			c.Anchor = &dbAnchor{Stream: a.stream.String(), Time: a.time, Hash: a.hash}
+			if a.pos.Valid() {
+				c.Anchor.File = &dbFilePos{Dev: a.pos.File.Dev, Inode: a.pos.File.Ino, Offset: a.pos.Offset}
+			}
 			for _, s := range []docker.Stream{docker.Stdout, docker.Stderr} {
 				if a.after[s] {
 					c.Anchor.After = append(c.Anchor.After, s.String())

@@ -7,6 +7,7 @@ type Stats struct {
 	Records    atomic.Int64 // lines delivered to the buffer
 	Handed     atomic.Int64 // records Fluent Bit took (appended, or collected and cleaned up)
 	Streams    atomic.Int64 // log streams opened (the first and every reopen)
+	FileReads  atomic.Int64 // of them, json-file logs opened on disk (source file, auto)
 	Rotations  atomic.Int64 // streams ended at stream_lifetime, to be reopened
 	Reconnects atomic.Int64 // times discovery lost the daemon
 	Collects   atomic.Int64 // collects that handed something over

@@ -46,6 +46,9 @@ type Health struct {
 	Problems       []string       `json:"problems,omitempty"`
 	Tasks          []TaskStatus   `json:"tasks"`
 	Counts         map[string]int `json:"counts"`
+	// Sources counts the containers by where their lines are read from
+	// (source): "api", "file".
+	Sources map[string]int `json:"sources"`
 }
 
 // Health reports the engine's tasks, and whether all is well: the daemon
@@ -72,6 +75,12 @@ func (e *Engine) Health() Health {
 			h.Problems = append(h.Problems, t.Name+": missed its heartbeat; restarting")
 		}
 	}
+	h.Sources = map[string]int{}
+	e.mu.Lock()
+	for _, m := range e.monitors {
+		h.Sources[m.sourceName()]++
+	}
+	e.mu.Unlock()
 	h.Status = "ok"
 	if len(h.Problems) > 0 {
 		h.Status = "unhealthy"

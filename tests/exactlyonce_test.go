@@ -86,8 +86,12 @@ func runLoad(t *testing.T, d *dockertest.Daemon, r *engineRun, name string, n, r
 // duration, with streams reopened every 200 ms: every line once, in order,
 // over hundreds of rotations; goroutines and heap flat.
 func TestExactlyOnceOverStreamRotations(t *testing.T) {
+	eachSource(t, testExactlyOnceOverStreamRotations)
+}
+
+func testExactlyOnceOverStreamRotations(t *testing.T, source ...string) {
 	d := needDocker(t)
-	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
+	r := runEngine(t, d, append(source, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")...)
 	_, samples := runLoad(t, d, r, "rot", 3, 2000, nil, nil)
 	st := r.e.Stats()
 	t.Logf("%d lines, %d streams opened, %d duplicates dropped, %d tail widenings",
@@ -103,9 +107,20 @@ func TestExactlyOnceOverStreamRotations(t *testing.T) {
 // The same load with json-file rotating every 100 KB (3 files kept): the
 // daemon re-reads lines across rotations; none is lost or repeated.
 func TestExactlyOnceOverLogFileRotation(t *testing.T) {
+	eachSource(t, func(t *testing.T, source ...string) { testExactlyOnceOverLogFileRotation(t, false, source...) })
+	// Rotated files compressed: behind by a rotation, a file reader goes
+	// on in a gzip file.
+	t.Run("file-compressed", func(t *testing.T) { testExactlyOnceOverLogFileRotation(t, true, "source", "file") })
+}
+
+func testExactlyOnceOverLogFileRotation(t *testing.T, compress bool, source ...string) {
 	d := needDocker(t)
-	r := runEngine(t, d, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")
-	ids, _ := runLoad(t, d, r, "filerot", 3, 2000, []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=3"}, nil)
+	r := runEngine(t, d, append(source, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")...)
+	opts := []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=3"}
+	if compress {
+		opts = append(opts, "--log-opt", "compress=true")
+	}
+	ids, _ := runLoad(t, d, r, "filerot", 3, 2000, opts, nil)
 	// The daemon did rotate: it keeps only the last ~300 KB of the ~7 MB.
 	for _, id := range ids {
 		cfg, _ := d.Docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", id)
@@ -124,8 +139,12 @@ func TestExactlyOnceOverLogFileRotation(t *testing.T) {
 // Containers restarted 10 times while writing: every line of every run
 // once, with Docker's timestamps.
 func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
+	eachSource(t, testExactlyOnceAcrossContainerRestarts)
+}
+
+func testExactlyOnceAcrossContainerRestarts(t *testing.T, source ...string) {
 	d := needDocker(t)
-	r := runEngine(t, d)
+	r := runEngine(t, d, source...)
 	var ids []string
 	for i := 0; i < 2; i++ {
 		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("restart-%d%s", i, suffix()), Args: []string{"-n", "1000000", "-stream", "both", "-rate", "500"}})
@@ -162,6 +181,10 @@ func TestExactlyOnceAcrossContainerRestarts(t *testing.T) {
 // and the test says how many.) Meanwhile /health says 200 with every task
 // running, 503 while the daemon is down, and 200 again after it returns.
 func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
+	eachSource(t, testExactlyOnceAcrossDaemonKill)
+}
+
+func testExactlyOnceAcrossDaemonKill(t *testing.T, source ...string) {
 	needDocker(t)
 	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-kill", ExtraArgs: "--live-restore"})
 	if err != nil {
@@ -171,8 +194,8 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 		t.Skip(err)
 	}
 	defer d.Teardown()
-	r := runEngine(t, d, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s",
-		"status_listen", "127.0.0.1:0")
+	r := runEngine(t, d, append(source, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s",
+		"status_listen", "127.0.0.1:0")...)
 	addr := r.e.StatusAddr()
 	const rate, seconds = 1000, 45
 	ids := runSteady(t, d, "kill", 2, rate, seconds*time.Second)

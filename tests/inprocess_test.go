@@ -66,7 +66,22 @@ func runEngineOn(t *testing.T, host string, logOut io.Writer, kv ...string) *eng
 	r.e.Start()
 	go r.collect()
 	t.Cleanup(r.close)
+	if cfg.Source == conf.SourceFile {
+		t.Cleanup(func() {
+			if r.e.Stats().FileReads.Load() == 0 {
+				t.Error("source file: no log was read from its file")
+			}
+		})
+	}
 	return r
+}
+
+// eachSource runs a test once per source key value: lines through the API,
+// and from json-file logs on disk.
+func eachSource(t *testing.T, test func(t *testing.T, source ...string)) {
+	for _, s := range []string{"api", "file"} {
+		t.Run(s, func(t *testing.T) { test(t, "source", s) })
+	}
 }
 
 // panicWatch passes the engine's log on, and fails the test on a recovered

@@ -27,7 +27,49 @@ type hostRuns struct {
 func newHostRuns(t *testing.T, d *dockertest.Daemon, kv ...string) *hostRuns {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	args := append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), append([]string{"db=" + db}, kv...)...)...)
-	return &hostRuns{t: t, d: d, db: db, args: args}
+	h := &hostRuns{t: t, d: d, db: db, args: args}
+	for _, a := range kv {
+		if a == "source=file" {
+			t.Cleanup(h.assertReadFromFile)
+		}
+	}
+	return h
+}
+
+// keyValues turns key, value pairs into key=value arguments.
+func keyValues(kv []string) []string {
+	var out []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, kv[i]+"="+kv[i+1])
+	}
+	return out
+}
+
+// assertReadFromFile checks that lines were read from json-file logs: the
+// positions name the file and offset of what was delivered last.
+func (h *hostRuns) assertReadFromFile() {
+	raw, err := os.ReadFile(h.db)
+	if err != nil {
+		h.t.Errorf("source file: %v", err)
+		return
+	}
+	var db struct {
+		Containers map[string]struct {
+			Anchor *struct {
+				File *struct{ Inode uint64 }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &db); err != nil {
+		h.t.Errorf("source file: db: %v", err)
+		return
+	}
+	for _, c := range db.Containers {
+		if c.Anchor != nil && c.Anchor.File != nil && c.Anchor.File.Inode != 0 {
+			return
+		}
+	}
+	h.t.Errorf("source file: no position in the db names a log file: %s", raw)
 }
 
 func (h *hostRuns) start() *host {
@@ -102,8 +144,12 @@ func runSteady(t *testing.T, d *dockertest.Daemon, name string, n, rate int, dur
 // Fluent Bit stopped (SIGTERM) and started again 5 times during a steady
 // load, with db set: nothing lost, nothing repeated.
 func TestRestartsWithDBExactlyOnce(t *testing.T) {
+	eachSource(t, testRestartsWithDBExactlyOnce)
+}
+
+func testRestartsWithDBExactlyOnce(t *testing.T, source ...string) {
 	d := needDocker(t)
-	runs := newHostRuns(t, d)
+	runs := newHostRuns(t, d, keyValues(source)...)
 	runs.start()
 	ids := runSteady(t, d, "restart-db", 2, 400, 30*time.Second)
 	runs.cycle(5, 4*time.Second, (*host).stop)
@@ -120,8 +166,12 @@ func TestRestartsWithDBExactlyOnce(t *testing.T) {
 // most what was taken since the last commit (db.commit_delay, default 1s,
 // plus db.sync_interval, default 1s).
 func TestKillWithDBLosesNothing(t *testing.T) {
+	eachSource(t, testKillWithDBLosesNothing)
+}
+
+func testKillWithDBLosesNothing(t *testing.T, source ...string) {
 	d := needDocker(t)
-	runs := newHostRuns(t, d)
+	runs := newHostRuns(t, d, keyValues(source)...)
 	runs.start()
 	ids := runSteady(t, d, "kill-db", 2, 400, 20*time.Second)
 	runs.cycle(2, 5*time.Second, (*host).kill)
@@ -145,8 +195,12 @@ func TestKillWithDBLosesNothing(t *testing.T) {
 // A container whose log rotated away while Fluent Bit was down: a warning
 // names it and the span, and every line the daemon still holds arrives.
 func TestGapReportedAfterRotation(t *testing.T) {
+	eachSource(t, testGapReportedAfterRotation)
+}
+
+func testGapReportedAfterRotation(t *testing.T, source ...string) {
 	d := needDocker(t)
-	runs := newHostRuns(t, d)
+	runs := newHostRuns(t, d, keyValues(source)...)
 	first := runs.start()
 	id, err := d.Run(dockertest.Run{Name: "gap" + suffix(), Options: []string{"--log-opt", "max-size=20k", "--log-opt", "max-file=2"},
 		Args: []string{"-n", "4000", "-rate", "1000"}})
@@ -173,10 +227,14 @@ func TestGapReportedAfterRotation(t *testing.T) {
 // the plugin's memory stays under buffer_max_size plus a fixed overhead,
 // and after Resume every line arrives exactly once.
 func TestPauseBoundsMemoryAndLosesNothing(t *testing.T) {
+	eachSource(t, testPauseBoundsMemoryAndLosesNothing)
+}
+
+func testPauseBoundsMemoryAndLosesNothing(t *testing.T, source ...string) {
 	d := needDocker(t)
 	const bufferMax = 8 << 20
 	pause := 30 * time.Second
-	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), "buffer_max_size=8M")...)...)
+	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), append(keyValues(source), "buffer_max_size=8M")...)...)...)
 	h.waitLog("connected to docker", 30*time.Second)
 	ids := runSteady(t, d, "pause", 20, 500, pause+10*time.Second)
 	time.Sleep(5 * time.Second)

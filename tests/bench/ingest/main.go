@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -153,7 +152,7 @@ func (b *bench) run(ctx context.Context) error {
 	b.api = benchkit.NewAPI(tr)
 	var err error
 	if b.cfg.fluentBit != "" {
-		b.fbOutput, b.fbOutputDesc = fluentBitOutput(b.cfg.fluentBit)
+		b.fbOutput, b.fbOutputDesc = benchkit.FluentBitOutput(b.cfg.fluentBit)
 	}
 	if b.work, err = os.MkdirTemp("", "docker_logs-bench-ingest-"); err != nil {
 		return err
@@ -174,55 +173,12 @@ func (b *bench) run(ctx context.Context) error {
 // createBacklog starts the loggen container and waits until its last line
 // is in its log; it keeps running (-then sleep), as a followed container.
 func (b *bench) createBacklog(ctx context.Context) error {
-	name := fmt.Sprintf("docker_logs-bench-%s", b.label)
-	id, err := b.docker.Run(ctx, "run", "-d", "--name", name, "--network", "none",
-		"--log-driver", "json-file", "--label", benchkit.Label+"="+b.label,
-		benchkit.LoggenImage, "-n", strconv.Itoa(b.cfg.lines), "-size", strconv.Itoa(b.cfg.size), "-then", "sleep")
-	if err != nil {
-		return fmt.Errorf("%v (%s)", err, benchkit.StartHint)
-	}
-	b.id = id
-	benchkit.Progress("container %s writing %d lines of %d bytes", id[:12], b.cfg.lines, b.cfg.size)
-	want := fmt.Sprintf("stdout - %08d ", b.cfg.lines)
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		last, err := b.api.LastLine(ctx, b.id)
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(string(last), want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("log of %s incomplete after 10 min", id[:12])
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	if b.logPath, err = b.docker.Run(ctx, "inspect", "-f", "{{.LogPath}}", id); err != nil {
-		return err
-	}
-	st, err := os.Stat(b.logPath)
+	bl, err := b.docker.CreateBacklog(ctx, b.api, "docker_logs-bench-"+b.label, b.label, b.cfg.lines, b.cfg.size)
 	if err != nil {
 		return err
 	}
-	benchkit.Progress("backlog complete: %d lines, json-file %.1f MB", b.cfg.lines, float64(st.Size())/1e6)
+	b.id, b.logPath = bl.ID, bl.LogPath
 	return nil
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // col collects one figure across rounds.
@@ -233,7 +189,7 @@ func (b *bench) col(f func(round) float64) float64 {
 			v = append(v, x)
 		}
 	}
-	return median(v)
+	return benchkit.Median(v)
 }
 
 func (b *bench) report(took time.Duration) error {

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,50 +169,24 @@ func (b *bench) readHost(ctx context.Context, k, intervalMS int, keys []string) 
 	}
 	defer h.Stop(30 * time.Second)
 	var (
-		seen        int
-		firstMS     int64
-		firstN      int
-		lastMS      int64
-		off         int64
-		cpu         time.Duration
-		tick        = time.NewTicker(20 * time.Millisecond)
-		t0          = time.Now()
-		partialLine []byte
+		cols = benchkit.Collects{Path: col}
+		cpu  time.Duration
+		tick = time.NewTicker(20 * time.Millisecond)
+		t0   = time.Now()
 	)
 	defer tick.Stop()
-	for seen < b.cfg.lines {
+	for cols.Records < b.cfg.lines {
 		select {
 		case <-ctx.Done():
-			return reading{}, fmt.Errorf("%d of %d lines: %w", seen, b.cfg.lines, ctx.Err())
+			return reading{}, fmt.Errorf("%d of %d lines: %w", cols.Records, b.cfg.lines, ctx.Err())
 		case <-h.Exited():
-			return reading{}, fmt.Errorf("host exited (%v) after %d of %d lines; see %s", h.Err(), seen, b.cfg.lines, h.LogPath)
+			return reading{}, fmt.Errorf("host exited (%v) after %d of %d lines; see %s", h.Err(), cols.Records, b.cfg.lines, h.LogPath)
 		case <-tick.C:
 		}
-		data, err := readFrom(col, &off)
-		if err != nil {
+		if err := cols.Poll(); err != nil {
 			return reading{}, err
 		}
-		data = append(partialLine, data...)
-		for {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break
-			}
-			f := strings.Fields(string(data[:i]))
-			data = data[i+1:]
-			if len(f) != 4 {
-				return reading{}, fmt.Errorf("%s: bad line %q", col, f)
-			}
-			ms, _ := strconv.ParseInt(f[0], 10, 64)
-			n, _ := strconv.Atoi(f[3])
-			if seen == 0 {
-				firstMS, firstN = ms, n
-			}
-			seen += n
-			lastMS = ms
-		}
-		partialLine = append(partialLine[:0], data...)
-		if seen >= b.cfg.lines {
+		if cols.Records >= b.cfg.lines {
 			// The host is idle from here on: its CPU is the run's.
 			if cpu, err = benchkit.CPUTime(h.PID()); err != nil {
 				return reading{}, err
@@ -225,14 +196,13 @@ func (b *bench) readHost(ctx context.Context, k, intervalMS int, keys []string) 
 	if err := <-profiled; err != nil {
 		return reading{}, fmt.Errorf("profile: %w", err)
 	}
-	if seen != b.cfg.lines {
-		return reading{}, fmt.Errorf("plugin handed over %d lines, the container wrote %d", seen, b.cfg.lines)
+	if cols.Records != b.cfg.lines {
+		return reading{}, fmt.Errorf("plugin handed over %d lines, the container wrote %d", cols.Records, b.cfg.lines)
 	}
 	if err := h.Stop(30 * time.Second); err != nil {
 		return reading{}, fmt.Errorf("host: %v; see %s", err, h.LogPath)
 	}
-	win := time.Duration(lastMS-firstMS) * time.Millisecond
-	return reading{rate: float64(seen-firstN) / win.Seconds(), cpu: cpu, wall: time.Since(t0)}, nil
+	return reading{rate: cols.Rate(), cpu: cpu, wall: time.Since(t0)}, nil
 }
 
 // fetchProfile saves a CPU profile of secs seconds from the plugin's
@@ -262,32 +232,6 @@ func fetchProfile(addr string, secs int, path string) error {
 	return f.Close()
 }
 
-// readFrom returns what was appended to path since *off.
-func readFrom(path string, off *int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(*off, io.SeekStart); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(f)
-	*off += int64(len(data))
-	return data, err
-}
-
-// parsersConf holds Fluent Bit's docker parser as its parsers.conf ships it.
-const parsersConf = `[PARSER]
-    Name        docker
-    Format      json
-    Time_Key    time
-    Time_Format %Y-%m-%dT%H:%M:%S.%L
-    Time_Keep   On
-`
-
 // readFluentBit runs real Fluent Bit, either tail + parser docker on the
 // container's json-file or the plugin (-e), both to -o null, until its
 // HTTP server's metrics count every line as input records.
@@ -297,7 +241,7 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 		return reading{}, err
 	}
 	parsers := filepath.Join(b.work, "parsers.conf")
-	if err := os.WriteFile(parsers, []byte(parsersConf), 0o644); err != nil {
+	if err := os.WriteFile(parsers, []byte(benchkit.DockerParsersConf), 0o644); err != nil {
 		return reading{}, err
 	}
 	args := []string{"-H", "-P", strconv.Itoa(port), "-f", "1"}
@@ -334,7 +278,7 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 			return reading{}, fmt.Errorf("fluent-bit exited (%v); see %s", h.Err(), h.LogPath)
 		case <-tick.C:
 		}
-		n, err := inputRecords(url, input)
+		n, err := benchkit.InputRecords(url, input)
 		if err != nil {
 			continue // not listening yet
 		}
@@ -359,42 +303,4 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 			return reading{rate: float64(n) / last.Sub(t0).Seconds(), cpu: cpu, wall: last.Sub(t0), note: note}, nil
 		}
 	}
-}
-
-// fluentBitOutput picks the output of the Fluent Bit runs: null when the
-// binary has it, else stdout matching no tag (records are then dropped
-// right after the input appends them). Either way the output costs
-// nothing per line, so the runs compare the inputs alone.
-func fluentBitOutput(bin string) ([]string, string) {
-	out, _ := exec.Command(bin, "-h").CombinedOutput()
-	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == "null" {
-			return []string{"-o", "null", "-m", "*"}, "-o null"
-		}
-	}
-	return []string{"-o", "stdout", "-m", "no_such_tag"}, "-o stdout -m no_such_tag (no null output in this build: records routed nowhere)"
-}
-
-// inputRecords reads an input's record count from Fluent Bit's
-// /api/v1/metrics.
-func inputRecords(url, input string) (int, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var m struct {
-		Input map[string]struct {
-			Records int `json:"records"`
-		} `json:"input"`
-	}
-	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&m); err != nil {
-		return 0, err
-	}
-	in, ok := m.Input[input]
-	if !ok {
-		return 0, fmt.Errorf("no input %s in the metrics", input)
-	}
-	return in.Records, nil
 }
