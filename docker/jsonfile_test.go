@@ -1143,10 +1143,6 @@ func TestJSONFileIdle(t *testing.T) {
 
 // 8. An entry dockerd could not have written is reported and skipped.
 func TestJSONFileBadEntry(t *testing.T) {
-	type report struct {
-		pos FilePos
-		err error
-	}
 	for _, c := range []struct {
 		name string
 		line string
@@ -1165,19 +1161,7 @@ func TestJSONFileBadEntry(t *testing.T) {
 			}
 			w.raw([]byte(line))
 			w.write(5)
-			var bad []report
-			o := jfOptions(w.path)
-			o.Bad = func(pos FilePos, err error) { bad = append(bad, report{pos, err}) }
-			lr := jfOpen(t, context.Background(), o)
-			defer lr.Close()
-			got, err := jfReadAll(lr)
-			if err != io.EOF {
-				t.Fatalf("Next: %v", err)
-			}
-			jfCheck(t, got, w.entries, w)
-			if len(bad) != 1 || bad[0].pos.File.Ino != badAt.File.Ino || bad[0].pos.Offset != badAt.Offset || !errors.Is(bad[0].err, ErrBadJSONFileEntry) {
-				t.Errorf("Bad: %+v, want once at %d:%d with ErrBadJSONFileEntry", bad, badAt.File.Ino, badAt.Offset)
-			}
+			jfCheckOneBad(t, w, badAt)
 		})
 	}
 	t.Run("rotated file ends inside an entry", func(t *testing.T) {
@@ -1187,19 +1171,7 @@ func TestJSONFileBadEntry(t *testing.T) {
 		w.raw([]byte(`{"log":"cut by a crash`))
 		w.rotate()
 		w.write(5)
-		var bad []report
-		o := jfOptions(w.path)
-		o.Bad = func(pos FilePos, err error) { bad = append(bad, report{pos, err}) }
-		lr := jfOpen(t, context.Background(), o)
-		defer lr.Close()
-		got, err := jfReadAll(lr)
-		if err != io.EOF {
-			t.Fatalf("Next: %v", err)
-		}
-		jfCheck(t, got, w.entries, w)
-		if len(bad) != 1 || bad[0].pos.File.Ino != badAt.File.Ino || bad[0].pos.Offset != badAt.Offset || !errors.Is(bad[0].err, ErrBadJSONFileEntry) {
-			t.Errorf("Bad: %+v, want once at %d:%d with ErrBadJSONFileEntry", bad, badAt.File.Ino, badAt.Offset)
-		}
+		jfCheckOneBad(t, w, badAt)
 	})
 }
 
@@ -1299,4 +1271,29 @@ func TestJSONFileFellBehind(t *testing.T) {
 		}
 		jfCheck(t, rest, w.entries[27:], w)
 	})
+}
+
+// badReport is one call of JSONFileOptions.Bad.
+type badReport struct {
+	pos FilePos
+	err error
+}
+
+// jfCheckOneBad reads w's log to its end: every entry once, and the bad
+// entry at badAt reported to Bad once, skipped.
+func jfCheckOneBad(t *testing.T, w *jfWriter, badAt FilePos) {
+	t.Helper()
+	var bad []badReport
+	o := jfOptions(w.path)
+	o.Bad = func(pos FilePos, err error) { bad = append(bad, badReport{pos, err}) }
+	lr := jfOpen(t, context.Background(), o)
+	defer lr.Close()
+	got, err := jfReadAll(lr)
+	if err != io.EOF {
+		t.Fatalf("Next: %v", err)
+	}
+	jfCheck(t, got, w.entries, w)
+	if len(bad) != 1 || bad[0].pos.File.Ino != badAt.File.Ino || bad[0].pos.Offset != badAt.Offset || !errors.Is(bad[0].err, ErrBadJSONFileEntry) {
+		t.Errorf("Bad: %+v, want once at %d:%d with ErrBadJSONFileEntry", bad, badAt.File.Ino, badAt.Offset)
+	}
 }

@@ -173,9 +173,9 @@ func short(r decodedRecord) string {
 // A log rotated over and over (max-file 3), its reader behind the writer
 // at each rotation, and over two rotations at once (paused): every line
 // once, in order, from the file, and no gap. A rotation is made only once
-// the reader has read what was written since the last one: a rotation
-// while a stream is being opened can lose lines (see
-// TestSourceFileReopenRacingRotation).
+// the reader has read what was written since the last one, so that none
+// can be lost for real (max-file 3); rotations racing an open are
+// TestSourceFileReopenRacingRotation's.
 func TestSourceFileRotation(t *testing.T) {
 	const keep = 3
 	api := newFakeAPI()

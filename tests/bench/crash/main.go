@@ -108,16 +108,7 @@ type result struct {
 	firstLost             []int // the first lost line numbers
 }
 
-func (b *bench) cleanup() {
-	if err := b.docker.RemoveLabeled(benchkit.Label, b.label); err != nil {
-		prog.Warnf("cleanup: %v", err)
-	}
-	if b.work != "" && !b.cfg.keep {
-		os.RemoveAll(b.work)
-	} else if b.work != "" {
-		benchkit.Progress("work directory kept: %s", b.work)
-	}
-}
+func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, b.cfg.keep) }
 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()

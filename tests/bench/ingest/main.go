@@ -135,14 +135,7 @@ type round struct {
 	tail, fb       *reading // nil without fluent-bit
 }
 
-func (b *bench) cleanup() {
-	if err := b.docker.RemoveLabeled(benchkit.Label, b.label); err != nil {
-		prog.Warnf("cleanup: %v", err)
-	}
-	if b.work != "" && !b.cfg.keep {
-		os.RemoveAll(b.work)
-	}
-}
+func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, b.cfg.keep) }
 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()

@@ -99,14 +99,7 @@ type result struct {
 	recsAfter              float64 // records/s after the resume
 }
 
-func (b *bench) cleanup() {
-	if err := b.docker.RemoveLabeled(benchkit.Label, b.label); err != nil {
-		prog.Warnf("cleanup: %v", err)
-	}
-	if b.work != "" {
-		os.RemoveAll(b.work)
-	}
-}
+func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, false) }
 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()

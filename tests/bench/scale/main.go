@@ -100,11 +100,4 @@ func main() {
 	prog.Main(b.run, b.cleanup)
 }
 
-func (b *bench) cleanup() {
-	if err := b.docker.RemoveLabeled(benchkit.Label, b.label); err != nil {
-		prog.Warnf("cleanup: %v", err)
-	}
-	if b.work != "" && !b.cfg.keep {
-		os.RemoveAll(b.work)
-	}
-}
+func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, b.cfg.keep) }

@@ -22,7 +22,7 @@ import (
 const prog benchkit.Prog = "summary"
 
 // order puts the programs in the order.
-var order = []string{"ingest", "rotation", "shards", "scale", "pause", "long"}
+var order = []string{"ingest", "source", "rotation", "shards", "scale", "pause", "long"}
 
 func main() {
 	dir := flag.String("dir", "build/bench", "result directory")

@@ -63,3 +63,18 @@ func (p Prog) Main(run func(context.Context) error, cleanup func()) {
 func Progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 }
+
+// Cleanup removes a run's containers (those labelled label) and, unless
+// keep, its work directory.
+func (p Prog) Cleanup(d Docker, label, work string, keep bool) {
+	if err := d.RemoveLabeled(Label, label); err != nil {
+		p.Warnf("cleanup: %v", err)
+	}
+	switch {
+	case work == "":
+	case keep:
+		Progress("work directory kept: %s", work)
+	default:
+		os.RemoveAll(work)
+	}
+}
