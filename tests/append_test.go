@@ -82,13 +82,13 @@ func (s *seqScan) waitAll(n int, timeout, poll time.Duration) {
 	}
 }
 
-// One container writing 21,000 lines/s for 30 s, default keys, Fluent Bit
+// One container writing 21,000 lines/s for 20 s, default keys, Fluent Bit
 // with its symbols exported: every line arrives once, in order, appended
 // straight into Fluent Bit in pieces no larger than chunk_max_size (the
 // host fails a larger one), and nothing says the collect bound held it back.
 func TestAppendCarriesAFastContainer(t *testing.T) {
 	d := needDocker(t)
-	const rate, secs = 21000, 30
+	const rate, secs = 21000, 20
 	h := startHost(t, append([]string{"--max-chunk", "2000000"}, instanceArgs(d.Host())...)...)
 	h.waitLog("records go straight into Fluent Bit", 30*time.Second)
 	h.waitLog("connected to docker", 30*time.Second)

@@ -222,8 +222,8 @@ func testGapReportedAfterRotation(t *testing.T, source ...string) {
 	}
 }
 
-// Fluent Bit paused for 30 s while 20 containers write 500 lines/s each
-// (the 8M buffer fills in a second, the backlog grows to 300,000 lines):
+// Fluent Bit paused for 15 s while 20 containers write 500 lines/s each
+// (the 8M buffer fills in two seconds, the backlog grows to 150,000 lines):
 // the plugin's memory stays under buffer_max_size plus a fixed overhead,
 // and after Resume every line arrives exactly once.
 func TestPauseBoundsMemoryAndLosesNothing(t *testing.T) {
@@ -233,7 +233,7 @@ func TestPauseBoundsMemoryAndLosesNothing(t *testing.T) {
 func testPauseBoundsMemoryAndLosesNothing(t *testing.T, source ...string) {
 	d := needDocker(t)
 	const bufferMax = 8 << 20
-	pause := 30 * time.Second
+	pause := 15 * time.Second
 	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(d.Host(), append(keyValues(source), "buffer_max_size=8M")...)...)...)
 	h.waitLog("connected to docker", 30*time.Second)
 	ids := runSteady(t, d, "pause", 20, 500, pause+10*time.Second)
