@@ -89,6 +89,7 @@ type jfEntry struct {
 	log    string // with its newline, if it has one
 	ino    uint64
 	off    int64
+	gz     uint64 // the inode of the .gz that holds it, once compressed
 }
 
 func (e jfEntry) line() string { return strings.TrimSuffix(e.log, "\n") }
@@ -113,7 +114,6 @@ type jfWriter struct {
 	next    int       // number of the next entry written by write
 	entries []jfEntry // all entries written, in order
 	starts  []int     // the first entry (index in entries) of each file created
-	gzOf    map[uint64]uint64
 	rotated int
 }
 
@@ -121,7 +121,7 @@ func newJFWriter(t testing.TB, maxFiles int, compress bool) *jfWriter {
 	dir := t.TempDir()
 	w := &jfWriter{
 		t: t, dir: dir, path: filepath.Join(dir, "4f1c2b9a0e7d-json.log"),
-		maxFiles: maxFiles, compress: compress, logOf: jfLog, gzOf: map[uint64]uint64{},
+		maxFiles: maxFiles, compress: compress, logOf: jfLog,
 	}
 	w.create()
 	t.Cleanup(func() { w.f.Close() })
@@ -238,7 +238,13 @@ func (w *jfWriter) gzip1() {
 	w.must(err)
 	w.must(zw.Close())
 	w.must(f.Close())
-	w.gzOf[ino] = jfIno(w.t, src+".gz")
+	// By entry, not by inode: a removed file's inode is soon reused.
+	gz := jfIno(w.t, src+".gz")
+	for i := range w.entries {
+		if e := &w.entries[i]; e.ino == ino && e.gz == 0 {
+			e.gz = gz
+		}
+	}
 	w.must(os.Remove(src))
 }
 
@@ -329,6 +335,16 @@ func jfReadAll(lr *LogReader) ([]jfGot, error) {
 	}
 }
 
+// jfReadToEOF reads lr to its end, which must be io.EOF.
+func jfReadToEOF(t *testing.T, lr *LogReader) []jfGot {
+	t.Helper()
+	got, err := jfReadAll(lr)
+	if err != io.EOF {
+		t.Fatalf("Next: %v after %d entries, want io.EOF", err, len(got))
+	}
+	return got
+}
+
 // jfCheck compares the entries read with those written, and, with w, their
 // positions (an entry read from a compressed file is at its offset in the
 // uncompressed content, in the .gz file).
@@ -357,8 +373,8 @@ func jfCheck(t *testing.T, got []jfGot, want []jfEntry, w *jfWriter) {
 			fail("entry %d: %v, want {%s %d %q}", i, g, e.stream, e.ts, e.line())
 			continue
 		}
-		if w != nil && (g.pos.Offset != e.off || (g.pos.File.Ino != e.ino && g.pos.File.Ino != w.gzOf[e.ino])) {
-			fail("entry %d: at %d:%d, written at %d:%d (gzipped: %d)", i, g.pos.File.Ino, g.pos.Offset, e.ino, e.off, w.gzOf[e.ino])
+		if w != nil && (g.pos.Offset != e.off || (g.pos.File.Ino != e.ino && g.pos.File.Ino != e.gz)) {
+			fail("entry %d: at %d:%d, written at %d:%d (gzipped: %d)", i, g.pos.File.Ino, g.pos.Offset, e.ino, e.off, e.gz)
 		}
 	}
 	if errs > 8 {
@@ -499,6 +515,22 @@ func jfRecv(t *testing.T, ch <-chan jfResult) jfResult {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no entry within 5s")
 		return jfResult{}
+	}
+}
+
+// jfDrain appends to got what jfAsync sends until the reader ends, which
+// must be with io.EOF.
+func jfDrain(t *testing.T, ch <-chan jfResult, got []jfGot) []jfGot {
+	t.Helper()
+	for {
+		r := jfRecv(t, ch)
+		if r.err != nil {
+			if r.err != io.EOF {
+				t.Errorf("Next: %v, want io.EOF", r.err)
+			}
+			return got
+		}
+		got = append(got, r.g)
 	}
 }
 
@@ -658,18 +690,7 @@ func TestJSONFileStopReadsWhatWasWritten(t *testing.T) {
 	jfNone(t, ch, 50*time.Millisecond) // the reader now waits at the end
 	w.write(2)
 	close(stop)
-	var got []jfGot
-	for {
-		r := jfRecv(t, ch)
-		if r.err != nil {
-			if r.err != io.EOF {
-				t.Errorf("Next: %v, want io.EOF", r.err)
-			}
-			break
-		}
-		got = append(got, r.g)
-	}
-	jfCheck(t, got, w.entries[3:], w)
+	jfCheck(t, jfDrain(t, ch, nil), w.entries[3:], w)
 }
 
 // 3. At: resuming at an entry's position.
@@ -683,10 +704,7 @@ func TestJSONFileAt(t *testing.T) {
 		w.write(100)
 		lr := jfOpen(t, context.Background(), jfOptions(w.path))
 		defer lr.Close()
-		got, err := jfReadAll(lr)
-		if err != io.EOF {
-			t.Fatalf("Next: %v", err)
-		}
+		got := jfReadToEOF(t, lr)
 		jfCheck(t, got, w.entries, w)
 		return w, got
 	}
@@ -695,10 +713,7 @@ func TestJSONFileAt(t *testing.T) {
 		o := jfOptions(w.path)
 		o.At, o.Since = at, since
 		lr := jfOpen(t, context.Background(), o)
-		got, err := jfReadAll(lr)
-		if err != io.EOF {
-			t.Fatalf("Next: %v", err)
-		}
+		got := jfReadToEOF(t, lr)
 		return got, lr
 	}
 
@@ -747,10 +762,7 @@ func TestJSONFileAt(t *testing.T) {
 		if fr := lr.files; fr.off != e.off {
 			t.Errorf("At %d not used (the reader is at %d)", e.off, fr.off)
 		}
-		got, err := jfReadAll(lr)
-		if err != io.EOF {
-			t.Fatalf("Next: %v", err)
-		}
+		got := jfReadToEOF(t, lr)
 		jfCheck(t, got, w.entries[250:], w)
 	})
 
@@ -764,10 +776,7 @@ func TestJSONFileAt(t *testing.T) {
 			t.Errorf("At the end: read %v", got)
 		}
 		w.write(2)
-		got, err := jfReadAll(lr)
-		if err != io.EOF {
-			t.Fatalf("Next: %v", err)
-		}
+		got = jfReadToEOF(t, lr)
 		jfCheck(t, got, w.entries[300:], w)
 	})
 
@@ -1019,17 +1028,7 @@ func TestJSONFilePartialEntry(t *testing.T) {
 			w.raw(rest[1:])
 			w.write(1)
 			close(stop)
-			for {
-				r := jfRecv(t, ch)
-				if r.err != nil {
-					if r.err != io.EOF {
-						t.Errorf("Next: %v, want io.EOF", r.err)
-					}
-					break
-				}
-				got = append(got, r.g)
-			}
-			jfCheck(t, got, w.entries, w)
+			jfCheck(t, jfDrain(t, ch, got), w.entries, w)
 		})
 	}
 }
@@ -1070,10 +1069,7 @@ func TestJSONFileLongLine(t *testing.T) {
 			o.MaxLine = c.maxLine
 			lr := jfOpen(t, context.Background(), o)
 			defer lr.Close()
-			got, err := jfReadAll(lr)
-			if err != io.EOF {
-				t.Fatalf("Next: %v", err)
-			}
+			got := jfReadToEOF(t, lr)
 			if len(got) != 5 {
 				t.Fatalf("read %d lines: %v, want 5", len(got), got)
 			}
@@ -1288,10 +1284,7 @@ func jfCheckOneBad(t *testing.T, w *jfWriter, badAt FilePos) {
 	o.Bad = func(pos FilePos, err error) { bad = append(bad, badReport{pos, err}) }
 	lr := jfOpen(t, context.Background(), o)
 	defer lr.Close()
-	got, err := jfReadAll(lr)
-	if err != io.EOF {
-		t.Fatalf("Next: %v", err)
-	}
+	got := jfReadToEOF(t, lr)
 	jfCheck(t, got, w.entries, w)
 	if len(bad) != 1 || bad[0].pos.File.Ino != badAt.File.Ino || bad[0].pos.Offset != badAt.Offset || !errors.Is(bad[0].err, ErrBadJSONFileEntry) {
 		t.Errorf("Bad: %+v, want once at %d:%d with ErrBadJSONFileEntry", bad, badAt.File.Ino, badAt.Offset)

@@ -178,11 +178,8 @@ func short(r decodedRecord) string {
 // TestSourceFileReopenRacingRotation's.
 func TestSourceFileRotation(t *testing.T) {
 	const keep = 3
-	api := newFakeAPI()
-	api.withJSONFiles(t, "")
-	e, out := startEngineLog(t, api, "source", "file")
-	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
+	api, c, out := startFileEngine(t)
+	e := c.e
 	api.run("c1", "rot")
 	next, errs := 1, 0
 	write := func(n int) {
@@ -255,11 +252,8 @@ func TestSourceFileRotation(t *testing.T) {
 // point), or fail and fall back to the API with a warning. Before the
 // reader checked its listings and opens by inode, one run in three failed.
 func TestSourceFileReopenRacingRotation(t *testing.T) {
-	api := newFakeAPI()
-	api.withJSONFiles(t, "")
-	e, out := startEngineLog(t, api, "source", "file", "stream_lifetime", "10ms", "stream_idle_timeout", "10ms")
-	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
+	api, c, out := startFileEngine(t, "stream_lifetime", "10ms", "stream_idle_timeout", "10ms")
+	e := c.e
 	api.run("c1", "race")
 	n := 0
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
@@ -394,15 +388,23 @@ func TestSourceOtherLogDriver(t *testing.T) {
 	}
 }
 
+// startFileEngine starts an engine with source file (and the keys kv) on a
+// fake daemon whose containers log to json-files, and a collector for it.
+func startFileEngine(t *testing.T, kv ...string) (*fakeAPI, *collector, *lockedBuilder) {
+	t.Helper()
+	api := newFakeAPI()
+	api.withJSONFiles(t, "")
+	e, out := startEngineLog(t, api, append([]string{"source", "file"}, kv...)...)
+	time.Sleep(50 * time.Millisecond) // the engine's first listing, before any container
+	return api, &collector{t: t, e: e}, out
+}
+
 // A container's last lines, written after its follower last read them,
 // then it stops (or stops and is removed at once): all delivered, once,
 // over several runs.
 func TestSourceFileStoppedContainerFinalLines(t *testing.T) {
-	api := newFakeAPI()
-	api.withJSONFiles(t, "")
-	e, out := startEngineLog(t, api, "source", "file")
-	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
+	api, c, out := startFileEngine(t)
+	e := c.e
 	api.run("c1", "job")
 	next := 1
 	var wantErr []string

@@ -77,17 +77,12 @@ func main() {
 	if len(c.delays) == 0 || c.kills < 1 || c.rate < 1 || (c.storage != "filesystem" && c.storage != "memory") || c.runMin <= 0 || c.runMax < c.runMin {
 		prog.Fatalf("need -delays, -kills >= 1, -rate >= 1, -storage filesystem|memory, 0 < -run-min <= -run-max")
 	}
-	if c.fluentBit == "auto" {
-		p, err := exec.LookPath("fluent-bit")
-		if err != nil {
-			prog.Fatalf("no fluent-bit on PATH: this measurement needs real Fluent Bit (-fluent-bit PATH)")
-		}
-		c.fluentBit = p
+	if c.fluentBit = prog.FluentBit(c.fluentBit); c.fluentBit == "" {
+		prog.Fatalf("no fluent-bit on PATH: this measurement needs real Fluent Bit (-fluent-bit PATH)")
 	}
 	prog.Built(&c.plugin)
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
-		label: "crash-" + strconv.Itoa(os.Getpid())}
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("crash")}
 	prog.Main(b.run, b.cleanup)
 }
 

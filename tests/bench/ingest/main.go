@@ -36,8 +36,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,15 +88,9 @@ func main() {
 		prog.Fatalf("need 1000 <= -lines <= 99999999, -size >= 19, -rounds >= 1, -interval-ms >= 1")
 	}
 	prog.Built(&c.host, &c.plugin)
-	switch c.fluentBit {
-	case "auto":
-		c.fluentBit, _ = exec.LookPath("fluent-bit")
-	case "off":
-		c.fluentBit = ""
-	}
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
-		label: "ingest-" + strconv.Itoa(os.Getpid())}
+	c.fluentBit = prog.FluentBit(c.fluentBit)
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("ingest")}
 	prog.Main(b.run, b.cleanup)
 }
 

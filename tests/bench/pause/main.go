@@ -74,9 +74,8 @@ func main() {
 		prog.Fatalf("need -buffers, -containers >= 1, -rate > 0, -pause >= 1s, -every > 0")
 	}
 	prog.Built(&c.host, &c.plugin)
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
-		label: "pause-" + strconv.Itoa(os.Getpid())}
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("pause")}
 	prog.Main(b.run, b.cleanup)
 }
 

@@ -78,8 +78,8 @@ func main() {
 		prog.Fatalf("-reconnects, -rounds, -back and -tail must be >= 1")
 	}
 
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, docker: benchkit.Docker{CLI: c.docker, Socket: sock}, api: newAPI(sock)}
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, docker: docker, api: newAPI(docker.Socket)}
 	prog.Main(b.run, b.cleanup)
 }
 

@@ -26,8 +26,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
@@ -94,9 +92,8 @@ func main() {
 		prog.Fatalf("need -containers >= 1, -rate > 0, -size >= 19, -duration >= 10s, -sample >= 1s, -concurrency >= 1")
 	}
 	prog.Built(&c.host, &c.plugin)
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
-		label: c.name + "-" + strconv.Itoa(os.Getpid())}
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel(c.name)}
 	prog.Main(b.run, b.cleanup)
 }
 

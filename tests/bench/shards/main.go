@@ -85,8 +85,8 @@ func main() {
 	}
 	prog.Built(&c.host, &c.plugin)
 
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock}, created: map[string]bool{}}
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, created: map[string]bool{}}
 	prog.Main(b.run, b.cleanup)
 }
 

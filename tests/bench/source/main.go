@@ -50,8 +50,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/docker-logs/docker_logs/tests/bench/internal/benchkit"
@@ -106,19 +104,9 @@ func main() {
 		prog.Fatalf("-only must be backlog or live, not %q", c.only)
 	}
 	prog.Built(&c.host, &c.plugin)
-	switch c.fluentBit {
-	case "auto":
-		c.fluentBit, _ = exec.LookPath("fluent-bit")
-	case "off":
-		c.fluentBit = ""
-	default:
-		if _, err := os.Stat(c.fluentBit); err != nil {
-			prog.Fatalf("-fluent-bit: %v", err)
-		}
-	}
-	sock := benchkit.Socket(c.dir)
-	b := &bench{cfg: c, sock: sock, docker: benchkit.Docker{CLI: c.docker, Socket: sock},
-		label: "source-" + strconv.Itoa(os.Getpid())}
+	c.fluentBit = prog.FluentBit(c.fluentBit)
+	docker := benchkit.NewDocker(c.docker, c.dir)
+	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("source")}
 	prog.Main(b.run, b.cleanup)
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -30,9 +31,6 @@ func (p Prog) Warnf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, string(p)+": "+format+"\n", a...)
 }
 
-// Main runs a benchmark under a context that SIGINT and SIGTERM cancel, then
-// cleanup, also after an error or ^C (a benchmark must never leave containers
-// behind on the shared daemon), and exits 1 if run failed.
 // Built makes each path absolute, and exits saying how to build it when it
 // is missing (the test host, the plugin).
 func (p Prog) Built(paths ...*string) {
@@ -48,6 +46,9 @@ func (p Prog) Built(paths ...*string) {
 	}
 }
 
+// Main runs a benchmark under a context that SIGINT and SIGTERM cancel, then
+// cleanup, also after an error or ^C (a benchmark must never leave containers
+// behind on the shared daemon), and exits 1 if run failed.
 func (p Prog) Main(run func(context.Context) error, cleanup func()) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -56,6 +57,22 @@ func (p Prog) Main(run func(context.Context) error, cleanup func()) {
 	if err != nil {
 		p.Fatalf("%v", err)
 	}
+}
+
+// FluentBit resolves a -fluent-bit flag: "auto" is fluent-bit on PATH ("" if
+// there is none), "off" is "", anything else a binary that must exist.
+func (p Prog) FluentBit(flag string) string {
+	switch flag {
+	case "auto":
+		bin, _ := exec.LookPath("fluent-bit")
+		return bin
+	case "off":
+		return ""
+	}
+	if _, err := os.Stat(flag); err != nil {
+		p.Fatalf("-fluent-bit: %v", err)
+	}
+	return flag
 }
 
 // Progress writes a timestamped progress line to stderr, so that stdout

@@ -3,8 +3,10 @@ package benchkit
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +25,14 @@ const (
 
 // Socket is the daemon's unix socket in dockerd.sh's state directory dir.
 func Socket(dir string) string { return filepath.Join(dir, "docker.sock") }
+
+// NewDocker drives the daemon of dockerd.sh's state directory dir with the
+// docker binary cli.
+func NewDocker(cli, dir string) Docker { return Docker{CLI: cli, Socket: Socket(dir)} }
+
+// RunLabel is the value of Label that marks one run's containers: the
+// program's name and pid, so that runs never touch each other's.
+func RunLabel(name string) string { return name + "-" + strconv.Itoa(os.Getpid()) }
 
 // Docker runs the docker CLI against one daemon. The CLI, rather than the
 // API, does what is not measured (create, start, wait, inspect, rm): it is
