@@ -61,9 +61,11 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte) bool) {
 		budget -= len(e.out)
 		e.splitByTag()
 		if !e.appendPieces(appendPiece, now) {
+			e.buf.Settle()
 			return
 		}
 	}
+	e.buf.Settle()
 	if !e.refusedSince.IsZero() {
 		e.log.Infof("Fluent Bit takes records again after refusing them for %s; none was lost", now.Sub(e.refusedSince).Round(time.Millisecond))
 		e.refusedSince = time.Time{}

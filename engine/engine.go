@@ -182,6 +182,7 @@ func (e *Engine) Collect() []byte {
 	e.allocFailing = false // the last hand-over went through
 	n := len(e.inflight)
 	e.out, e.inflight = e.buf.Take(int(e.cfg.ChunkMaxSize), e.out[:0], e.inflight)
+	e.buf.Settle()
 	e.noteCap(len(e.out))
 	if len(e.inflight) == n {
 		return nil

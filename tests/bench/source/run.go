@@ -27,7 +27,8 @@ const (
 type reader struct {
 	name   string
 	kind   readerKind
-	source string // the plugin's source key
+	source string   // the plugin's source key
+	keys   []string // more -p key=value for the instance
 }
 
 var (
@@ -35,6 +36,11 @@ var (
 	readFile   = reader{name: "source file", kind: kindHost, source: "file"}
 	readTail   = reader{name: "fluent-bit tail", kind: kindTail}
 	readFBFile = reader{name: "fluent-bit + source file", kind: kindFluentBitP, source: "file"}
+	// Fluent Bit runs a Go input in a thread of its own, whose appends
+	// its main thread copies again into chunks; threaded false appends
+	// into them at once, as tail does.
+	readFBFileUnthreaded = reader{name: "fluent-bit + source file, threaded false", kind: kindFluentBitP, source: "file",
+		keys: []string{"threaded=false"}}
 )
 
 // running is a started reader.
@@ -60,6 +66,9 @@ func (b *bench) start(rd reader, tag, path string, fromHead bool) (*running, err
 		"-p", "include_labels=" + benchkit.Label + "=" + b.label}
 	if fromHead {
 		pluginKeys = append(pluginKeys, "-p", "read_from_head=true")
+	}
+	for _, kv := range rd.keys {
+		pluginKeys = append(pluginKeys, "-p", kv)
 	}
 	switch rd.kind {
 	case kindHost:
