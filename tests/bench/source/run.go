@@ -43,6 +43,16 @@ var (
 		keys: []string{"threaded=false"}}
 )
 
+// tag is the reader's name as it may stand in a file or container name.
+func (rd reader) tag() string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.ReplaceAll(rd.name, "+", "plus"))
+}
+
 // running is a started reader.
 type running struct {
 	h     *benchkit.Host
@@ -275,7 +285,7 @@ func (b *bench) readBacklog(ctx context.Context, rd reader, k int, path string) 
 	if err != nil {
 		return reading{}, err
 	}
-	r, err := b.start(rd, fmt.Sprintf("backlog-%d-%s", k, strings.ReplaceAll(rd.name, " ", "_")), path, true)
+	r, err := b.start(rd, fmt.Sprintf("backlog-%d-%s", k, rd.tag()), path, true)
 	if err != nil {
 		return reading{}, err
 	}
@@ -343,9 +353,9 @@ func (b *bench) readLive(ctx context.Context, rd *reader, k int, when string) (r
 	n := b.cfg.liveLines()
 	tag := "writer_only_" + when
 	if rd != nil {
-		tag = strings.ReplaceAll(rd.name, " ", "_")
+		tag = rd.tag()
 	}
-	tag = fmt.Sprintf("live-%d-%s", k, strings.ReplaceAll(tag, "+", "plus"))
+	tag = fmt.Sprintf("live-%d-%s", k, tag)
 	// A plugin reader is started and ready before the container is even
 	// created: it sees it through its events, as a container that starts
 	// after Fluent Bit. tail needs the container's ID for its path, so
