@@ -506,6 +506,16 @@ func jfAsync(t *testing.T, lr *LogReader, cancel context.CancelFunc) <-chan jfRe
 	return ch
 }
 
+// jfFollow opens o and reads it in the background (jfAsync) until the
+// test ends.
+func jfFollow(t *testing.T, o JSONFileOptions) <-chan jfResult {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	lr := jfOpen(t, ctx, o)
+	t.Cleanup(func() { lr.Close() })
+	return jfAsync(t, lr, cancel)
+}
+
 // jfRecv waits for the next result from jfAsync.
 func jfRecv(t *testing.T, ch <-chan jfResult) jfResult {
 	t.Helper()
@@ -678,10 +688,7 @@ func TestJSONFileStopReadsWhatWasWritten(t *testing.T) {
 	stop := make(chan struct{})
 	o := jfOptions(w.path)
 	o.Follow, o.Poll, o.Stop = true, time.Hour, stop
-	ctx, cancel := context.WithCancel(context.Background())
-	lr := jfOpen(t, ctx, o)
-	t.Cleanup(func() { lr.Close() })
-	ch := jfAsync(t, lr, cancel)
+	ch := jfFollow(t, o)
 	for range 3 {
 		if r := jfRecv(t, ch); r.err != nil {
 			t.Fatal(r.err)
@@ -1002,10 +1009,7 @@ func TestJSONFilePartialEntry(t *testing.T) {
 			stop := make(chan struct{})
 			o := jfOptions(w.path)
 			o.Follow, o.Notify, o.Stop = true, notify, stop
-			ctx, cancel := context.WithCancel(context.Background())
-			lr := jfOpen(t, ctx, o)
-			t.Cleanup(func() { lr.Close() })
-			ch := jfAsync(t, lr, cancel)
+			ch := jfFollow(t, o)
 			defer func() {
 				select {
 				case <-stop:
@@ -1092,10 +1096,7 @@ func TestJSONFileLongLine(t *testing.T) {
 		stop := make(chan struct{})
 		o := jfOptions(w.path)
 		o.Follow, o.Notify, o.Stop = true, notify, stop
-		ctx, cancel := context.WithCancel(context.Background())
-		lr := jfOpen(t, ctx, o)
-		t.Cleanup(func() { lr.Close() })
-		ch := jfAsync(t, lr, cancel)
+		ch := jfFollow(t, o)
 		chunks := 0
 		e := writeLong(w, func() {
 			if chunks++; chunks < 3 {
