@@ -82,13 +82,12 @@ func main() {
 	}
 	prog.Built(&c.plugin)
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("crash")}
+	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel("crash")}
 	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	label   string
 	work    string
@@ -156,7 +155,7 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
     Match *
     Path  %s
     File  out.txt
-`, filepath.Join(dir, "storage"), b.sock, name, filepath.Join(dir, "positions.db"), delay, c.storage, dir)), 0o644)
+`, filepath.Join(dir, "storage"), b.docker.Socket, name, filepath.Join(dir, "positions.db"), delay, c.storage, dir)), 0o644)
 	if err != nil {
 		return result{}, err
 	}
@@ -185,7 +184,7 @@ func (b *bench) runDelay(ctx context.Context, delay string) (result, error) {
 	// The last run: until the container is done and every line arrived,
 	// or nothing new came for 10 s (lost lines never come).
 	want := fmt.Sprintf("stdout - %08d ", lines)
-	api := benchkit.NewAPI(benchkit.UnixTransport(b.sock))
+	api := benchkit.NewAPI(benchkit.UnixTransport(b.docker.Socket))
 	for {
 		last, err := api.LastLine(ctx, id)
 		if err != nil {

@@ -90,13 +90,12 @@ func main() {
 	prog.Built(&c.host, &c.plugin)
 	c.fluentBit = prog.FluentBit(c.fluentBit)
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("ingest")}
+	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel("ingest")}
 	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	api     *benchkit.API
 	label   string // value of benchkit.Label on the container
@@ -132,7 +131,7 @@ func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, b.cfg.keep) 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()
 	b.machine = benchkit.DescribeMachine()
-	tr := benchkit.UnixTransport(b.sock)
+	tr := benchkit.UnixTransport(b.docker.Socket)
 	tr.DisableKeepAlives = true
 	b.api = benchkit.NewAPI(tr)
 	var err error

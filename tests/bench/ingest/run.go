@@ -91,7 +91,7 @@ func (b *bench) readRaw(ctx context.Context) (reading, error) {
 // readCLI runs docker logs -f -t and drains its output, counting lines
 // (newlines) until the last one; the CLI is then killed.
 func (b *bench) readCLI(ctx context.Context) (reading, error) {
-	cmd := exec.CommandContext(ctx, b.cfg.docker, "-H", "unix://"+b.sock, "logs", "-f", "-t", b.id)
+	cmd := exec.CommandContext(ctx, b.cfg.docker, "-H", b.docker.Host(), "logs", "-f", "-t", b.id)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return reading{}, err
@@ -144,7 +144,7 @@ func (b *bench) readHost(ctx context.Context, k, intervalMS int, keys []string) 
 	col := filepath.Join(b.work, "collects.txt")
 	os.Remove(col)
 	args := []string{"--count-only", "--collects", col, "--interval-ms", strconv.Itoa(intervalMS),
-		"-i", "docker_logs", "-p", "docker_host=unix://" + b.sock, "-p", "read_from_head=true",
+		"-i", "docker_logs", "-p", "docker_host=unix://" + b.docker.Socket, "-p", "read_from_head=true",
 		"-p", "include_labels=" + benchkit.Label + "=" + b.label}
 	args = append(args, keys...)
 	profiled := make(chan error, 1)
@@ -251,7 +251,7 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 		args = append(args, "-R", parsers, "-i", "tail", "-p", "path="+b.logPath, "-p", "parser=docker",
 			"-p", "read_from_head=true", "-p", "refresh_interval=1")
 	} else {
-		args = append(args, "-e", b.cfg.plugin, "-i", "docker_logs", "-p", "docker_host=unix://"+b.sock,
+		args = append(args, "-e", b.cfg.plugin, "-i", "docker_logs", "-p", "docker_host=unix://"+b.docker.Socket,
 			"-p", "read_from_head=true", "-p", "include_labels="+benchkit.Label+"="+b.label)
 		args = append(args, b.cfg.sizeKeys()...)
 	}

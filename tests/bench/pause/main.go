@@ -75,13 +75,12 @@ func main() {
 	}
 	prog.Built(&c.host, &c.plugin)
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("pause")}
+	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel("pause")}
 	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	label   string
 	work    string
@@ -154,7 +153,7 @@ func (b *bench) runOne(ctx context.Context, buf string) (result, error) {
 	c := b.cfg
 	r := result{buffer: buf}
 	col := filepath.Join(b.work, "collects-"+buf+".txt")
-	args := []string{"--count-only", "--collects", col, "-i", "docker_logs", "-p", "docker_host=unix://" + b.sock,
+	args := []string{"--count-only", "--collects", col, "-i", "docker_logs", "-p", "docker_host=unix://" + b.docker.Socket,
 		"-p", "include_labels=" + benchkit.Label + "=" + b.label, "-p", "buffer_max_size=" + buf, c.plugin}
 	benchkit.Progress("buffer_max_size %s: flbhost %s", buf, strings.Join(args, " "))
 	h, err := benchkit.StartHost(c.host, args, nil, filepath.Join(b.work, "flbhost-"+buf+".log"), nil)

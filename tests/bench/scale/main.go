@@ -93,7 +93,7 @@ func main() {
 	}
 	prog.Built(&c.host, &c.plugin)
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel(c.name)}
+	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel(c.name)}
 	prog.Main(b.run, b.cleanup)
 }
 

@@ -21,7 +21,6 @@ import (
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	label   string
 	work    string
@@ -103,7 +102,7 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	status := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"--collect-time", "--out", fifo, "-i", "docker_logs", "-p", "docker_host=unix://" + b.sock,
+	args := []string{"--collect-time", "--out", fifo, "-i", "docker_logs", "-p", "docker_host=unix://" + b.docker.Socket,
 		"-p", "include_labels=" + benchkit.Label + "=" + b.label, "-p", "status_listen=" + status}
 	if c.pprofDir != "" {
 		args = append(args, "-p", "status_pprof=on")

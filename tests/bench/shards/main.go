@@ -86,13 +86,12 @@ func main() {
 	prog.Built(&c.host, &c.plugin)
 
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, created: map[string]bool{}}
+	b := &bench{cfg: c, docker: docker, created: map[string]bool{}}
 	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	api     *benchkit.API
 	created map[string]bool // every container made, until removed
@@ -114,7 +113,7 @@ type machine struct {
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()
 	// Connections are reused: the raw read measures the daemon, not dials.
-	tr := benchkit.UnixTransport(b.sock)
+	tr := benchkit.UnixTransport(b.docker.Socket)
 	tr.MaxIdleConnsPerHost = 64
 	b.api = benchkit.NewAPI(tr)
 	var err error

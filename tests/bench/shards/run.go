@@ -42,7 +42,7 @@ func (b *bench) runShards(ctx context.Context, k int) (runResult, error) {
 	}
 	args := []string{"--interval-ms", "1000", "--out", out, "--collects", col}
 	for i := 1; i <= k; i++ {
-		args = append(args, "-i", "docker_logs", "-p", "docker_host=unix://"+b.sock,
+		args = append(args, "-i", "docker_logs", "-p", "docker_host=unix://"+b.docker.Socket,
 			"-p", fmt.Sprintf("shard=%d/%d", i, k), "-p", "read_from_head=true")
 	}
 	args = append(args, b.cfg.plugin)

@@ -112,13 +112,12 @@ func main() {
 	prog.Built(&c.host, &c.plugin)
 	c.fluentBit = prog.FluentBit(c.fluentBit)
 	docker := benchkit.NewDocker(c.docker, c.dir)
-	b := &bench{cfg: c, sock: docker.Socket, docker: docker, label: benchkit.RunLabel("source")}
+	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel("source")}
 	prog.Main(b.run, b.cleanup)
 }
 
 type bench struct {
 	cfg     config
-	sock    string
 	docker  benchkit.Docker
 	api     *benchkit.API
 	label   string // value of benchkit.Label on the containers
@@ -139,7 +138,7 @@ func (b *bench) cleanup() { prog.Cleanup(b.docker, b.label, b.work, b.cfg.keep) 
 func (b *bench) run(ctx context.Context) error {
 	b.started = time.Now()
 	b.machine = benchkit.DescribeMachine()
-	tr := benchkit.UnixTransport(b.sock)
+	tr := benchkit.UnixTransport(b.docker.Socket)
 	tr.DisableKeepAlives = true
 	b.api = benchkit.NewAPI(tr)
 	var err error
@@ -389,9 +388,10 @@ func (b *bench) table(s *scenario, settings string) []benchkit.Row {
 			Goal:  "<= 1.30", Verdict: "n/a", Settings: settings,
 		})
 	}
-	base, baseName, spread := idle, "idle", 0.0
+	base, baseName, spread, spreadNote := idle, "idle", 0.0, ""
 	if s.name == "live" {
 		spread = s.medRound(func(r *round) float64 { return r.baseSpread() })
+		spreadNote = fmt.Sprintf(" + the writer alone's spread %.3f", spread)
 		base, baseName = s.medRound(func(r *round) float64 { return r.base() }), "the writer alone"
 		// Any busy reader next to the writer on a small machine changes
 		// what dockerd's own writing costs: tail, which asks dockerd
@@ -401,10 +401,6 @@ func (b *bench) table(s *scenario, settings string) []benchkit.Row {
 		}
 	}
 	tol := f3Abs + f3Rel*base + spread
-	spreadNote := ""
-	if s.name == "live" {
-		spreadNote = fmt.Sprintf(" + the writer alone's spread %.3f", spread)
-	}
 	rows = append(rows, benchkit.Row{
 		ID: "F3", What: "dockerd CPU/s during source file vs with no reader (" + what + ")",
 		Value:   fmt.Sprintf("%.3f during source file, %.3f with %s (source api: %.3f)", file.dockerdS, base, baseName, api.dockerdS),

@@ -72,7 +72,7 @@ func connected(h *benchkit.Host) bool {
 // reads, fromHead sets read_from_head.
 func (b *bench) start(rd reader, tag, path string, fromHead bool) (*running, error) {
 	logPath := filepath.Join(b.work, tag+".log")
-	pluginKeys := []string{"-i", "docker_logs", "-p", "docker_host=unix://" + b.sock, "-p", "source=" + rd.source,
+	pluginKeys := []string{"-i", "docker_logs", "-p", "docker_host=unix://" + b.docker.Socket, "-p", "source=" + rd.source,
 		"-p", "include_labels=" + benchkit.Label + "=" + b.label}
 	if fromHead {
 		pluginKeys = append(pluginKeys, "-p", "read_from_head=true")

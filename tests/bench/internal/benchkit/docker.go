@@ -42,10 +42,13 @@ type Docker struct {
 	Socket string // the daemon's unix socket
 }
 
+// Host is the daemon's address as DOCKER_HOST and docker_host spell it.
+func (d Docker) Host() string { return "unix://" + d.Socket }
+
 // Run runs docker -H unix://Socket args... and returns its trimmed output
 // (stdout and stderr); the error quotes the command and that output.
 func (d Docker) Run(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"-H", "unix://" + d.Socket}, args...)
+	full := append([]string{"-H", d.Host()}, args...)
 	out, err := exec.CommandContext(ctx, d.CLI, full...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
