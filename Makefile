@@ -37,8 +37,8 @@ HOST    := build/flbhost
 # buffer a second.
 HOST_NOAPPEND := build/flbhost-noappend
 # What the fluent-bit executable exports (ENABLE_EXPORTS) and the plugin
-# looks up: the append, the instance's name, cmetrics.
-HOST_EXPORTS := flb_input_log_append flb_input_name cmt_counter_create cmt_gauge_create \
+# looks up: the appends, the instance's name, cmetrics.
+HOST_EXPORTS := flb_input_log_append flb_input_log_append_records flb_input_name cmt_counter_create cmt_gauge_create \
 	cmt_counter_set cmt_gauge_set
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') plugin/flb.c plugin/flb.h go.mod go.sum
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator

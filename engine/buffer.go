@@ -77,7 +77,7 @@ func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 	if len(b.data)+len(rec) > cap(b.data) {
 		// Moving what is held down to the start pays only when it frees
 		// a fair share of the array: a collect taking a full buffer in
-		// 256 KiB pieces would otherwise move all of it once per piece
+		// pieces would otherwise move all of it once per piece
 		// (perf: a third of Fluent Bit's CPU on a backlog). Until then
 		// the record waits for the next Take, or for the collect's
 		// Settle once it has taken what it hands over.

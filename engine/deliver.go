@@ -25,10 +25,14 @@ func (e *Engine) Delivery() string {
 // appendPieceMax bounds a piece appended straight into Fluent Bit. Fluent
 // Bit appends each piece to its tag's current chunk and closes a chunk only
 // once it holds more than 2,048,000 bytes (FLB_INPUT_CHUNK_FS_MAX_SIZE), so
-// a chunk ends up to one piece past that: with 256 KiB pieces at most about
-// 2.3 MB, the size of its own inputs' chunks, where chunk_max_size's 2M
-// pieces made chunks of up to 4 MB (BENCHMARKS.md).
-const appendPieceMax = 256 << 10
+// a chunk ends up at most one piece past that: chunk_max_size's 2M pieces
+// made chunks of up to 4 MB (BENCHMARKS.md). A threaded input's append
+// mallocs a copy of each piece; glibc serves a request above its 128 KiB
+// mmap threshold with fresh pages, faulted in anew each time (256 KiB
+// pieces: 4.8-5.2 CPU s a million lines in Fluent Bit, 64 KiB: 3.0-3.8).
+// A full 32 MiB buffer is then 512 appends, within the 1,024 entries of
+// the input's ring buffer.
+const appendPieceMax = 64 << 10
 
 // pieceMax is the most bytes of one append: appendPieceMax, or
 // chunk_max_size when that is smaller.
@@ -45,10 +49,10 @@ type piece struct {
 // callback's thread: pieces of whole records of at most pieceMax (a
 // larger record alone) and of one tag, up to what was buffered when it
 // began (the monitors refill it meanwhile; a collect must not wait for
-// them). appendPiece reports whether Fluent Bit queued the piece; only then
+// them). appendPiece is given the piece's record count, and reports whether Fluent Bit queued the piece; only then
 // is it acknowledged (positions advance past it). A refused piece, and
 // everything after it, waits for the next Deliver, in order.
-func (e *Engine) Deliver(appendPiece func(tag string, recs []byte) bool) {
+func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) bool) {
 	now := time.Now()
 	if e.retry && !e.appendPieces(appendPiece, now) {
 		return
@@ -74,14 +78,14 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte) bool) {
 
 // appendPieces appends e.pieces from e.next on; false when Fluent Bit
 // refused one (it and those after it stay, with retry set).
-func (e *Engine) appendPieces(appendPiece func(string, []byte) bool, now time.Time) bool {
+func (e *Engine) appendPieces(appendPiece func(string, []byte, int) bool, now time.Time) bool {
 	start, startMark := 0, 0
 	if e.next > 0 {
 		start, startMark = e.pieces[e.next-1].end, e.pieces[e.next-1].marks
 	}
 	for ; e.next < len(e.pieces); e.next++ {
 		p := e.pieces[e.next]
-		if !appendPiece(p.tag, e.out[start:p.end]) {
+		if !appendPiece(p.tag, e.out[start:p.end], p.marks-startMark) {
 			e.retry = true
 			e.noteRefused(now, p.end-start)
 			return false

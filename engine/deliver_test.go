@@ -28,12 +28,16 @@ func TestEngineDeliverGroupsByTag(t *testing.T) {
 	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == 120 })
 	var got []decodedRecord
 	pieces := 0
-	e.Deliver(func(tag string, p []byte) bool {
+	e.Deliver(func(tag string, p []byte, records int) bool {
 		pieces++
 		if len(p) > 4000 {
 			t.Fatalf("a piece of %d bytes, over chunk_max_size", len(p))
 		}
-		for _, r := range decodeRecords(t, p) {
+		recs := decodeRecords(t, p)
+		if records != len(recs) {
+			t.Fatalf("a piece of %d records counted as %d", len(recs), records)
+		}
+		for _, r := range recs {
 			id := r.Fields["container_id"].(string)
 			if want := fmt.Sprintf("docker.%s.%s", r.Fields["container_name"], id[:12]); tag != want {
 				t.Fatalf("record of %s in a piece tagged %q, want %q", id, tag, want)
@@ -108,9 +112,12 @@ func TestEngineDeliverPiecesFitFluentBitChunks(t *testing.T) {
 	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == 3000 })
 	var sizes []int
 	records := 0
-	e.Deliver(func(_ string, p []byte) bool {
+	e.Deliver(func(_ string, p []byte, n int) bool {
 		sizes = append(sizes, len(p))
-		records += len(decodeRecords(t, p))
+		if got := len(decodeRecords(t, p)); got != n {
+			t.Fatalf("a piece of %d records counted as %d", got, n)
+		}
+		records += n
 		return true
 	})
 	if records != 3000 || len(sizes) < 4 {

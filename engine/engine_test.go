@@ -664,7 +664,7 @@ func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
 	var got []decodedRecord
 	var pieces int
 	refuse := true
-	appendPiece := func(tag string, p []byte) bool {
+	appendPiece := func(tag string, p []byte, records int) bool {
 		if tag != "" {
 			t.Fatalf("a piece tagged %q without tag_template", tag)
 		}
@@ -675,7 +675,11 @@ func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
 			return false
 		}
 		pieces++
-		got = append(got, decodeRecords(t, p)...)
+		recs := decodeRecords(t, p)
+		if records != len(recs) {
+			t.Fatalf("a piece of %d records counted as %d", len(recs), records)
+		}
+		got = append(got, recs...)
 		return true
 	}
 	waitUntil(t, "the lines buffered", func() bool { return e.buf.Len() > 0 && e.Stats().Records.Load() == 100 })

@@ -95,20 +95,30 @@ const char *dl_input_name(void *ins) {
     return name != NULL ? name(ins) : NULL;
 }
 
-// Fluent Bit's own append: same signature from 2.0.0 to 5.1.1.
+// Fluent Bit's own appends. flb_input_log_append_records (2.0.0 on, same
+// signature to 5.1.1) takes the record count the plugin knows already;
+// flb_input_log_append counts them by decoding the whole buffer (msgpack-c
+// was 6% of Fluent Bit's CPU on a busy host, BENCHMARKS.md P2).
+typedef int (*dl_append_records_fn)(void *ins, size_t records, const char *tag,
+                                    size_t tag_len, const void *buf, size_t buf_size);
 typedef int (*dl_append_fn)(void *ins, const char *tag, size_t tag_len,
                             const void *buf, size_t buf_size);
+static dl_append_records_fn dl_append_counted;
 static dl_append_fn dl_append;
 
 int dl_find_append(void) {
+    dl_append_counted = (dl_append_records_fn) dlsym(RTLD_DEFAULT, "flb_input_log_append_records");
     dl_append = (dl_append_fn) dlsym(RTLD_DEFAULT, "flb_input_log_append");
-    return dl_append != NULL;
+    return dl_append_counted != NULL || dl_append != NULL;
 }
 
-// dl_append_records appends under tag (NULL: the instance's own tag).
-// Fluent Bit copies both the tag and the records before returning.
-int dl_append_records(void *ins, const char *tag, size_t tag_len,
+// dl_append_records appends records under tag (NULL: the instance's own
+// tag). Fluent Bit copies both the tag and the records before returning.
+int dl_append_records(void *ins, size_t records, const char *tag, size_t tag_len,
                       const void *buf, size_t size) {
+    if (dl_append_counted != NULL) {
+        return dl_append_counted(ins, records, tag, tag_len, buf, size);
+    }
     return dl_append(ins, tag, tag_len, buf, size);
 }
 

@@ -25,9 +25,10 @@ char *dl_get_property(void *plugin, char *key);
 // NULL when flb_input_name is not exported.
 const char *dl_input_name(void *ins);
 
-// Appending straight into Fluent Bit (flb_input_log_append).
+// Appending straight into Fluent Bit (flb_input_log_append_records, else
+// flb_input_log_append).
 int dl_find_append(void);
-int dl_append_records(void *ins, const char *tag, size_t tag_len,
+int dl_append_records(void *ins, size_t records, const char *tag, size_t tag_len,
                       const void *buf, size_t size);
 
 // Fluent Bit's logger. dl_use_log keeps the api when it has one and

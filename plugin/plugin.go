@@ -93,7 +93,7 @@ type source interface {
 	Collect() []byte
 	Retry()
 	Ack()
-	Deliver(appendPiece func(tag string, recs []byte) bool)
+	Deliver(appendPiece func(tag string, recs []byte, records int) bool)
 }
 
 // lookup finds the instance of a callback's token, nil when none.
@@ -129,12 +129,12 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	if ins := appendTarget(token); ins != nil {
 		// Straight into Fluent Bit, on this thread (the instance's own):
 		// nothing is handed back, so no cleanup follows.
-		s.Deliver(func(tag string, piece []byte) bool {
+		s.Deliver(func(tag string, piece []byte, records int) bool {
 			var t *C.char // NULL: the instance's tag
 			if tag != "" {
 				t = (*C.char)(unsafe.Pointer(unsafe.StringData(tag)))
 			}
-			return C.dl_append_records(ins, t, C.size_t(len(tag)), unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
+			return C.dl_append_records(ins, C.size_t(records), t, C.size_t(len(tag)), unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
 		})
 		return flbOK
 	}

@@ -1094,7 +1094,7 @@ static size_t emit_records(struct instance *in, const void *data, size_t size,
 }
 
 static int64_t now_ns(void);
-static int log_append(struct instance *in, uint64_t seq, const char *tag,
+static int log_append(struct instance *in, uint64_t seq, long records, const char *tag,
                       size_t tag_len, const void *buf, size_t buf_size);
 
 /* Fluent Bit's flb_input_log_append() (src/flb_input_log.c) for a threaded
@@ -1112,12 +1112,27 @@ int flb_input_log_append(struct instance *in, const char *tag, size_t tag_len,
 {
     uint64_t seq = in->collects + 1;    /* the collect under way */
     int64_t t0 = now_ns();
-    int ret = log_append(in, seq, tag, tag_len, buf, buf_size);
+    int ret = log_append(in, seq, -1, tag, tag_len, buf, buf_size);
     in->append_ns += now_ns() - t0;
     return ret;
 }
 
-static int log_append(struct instance *in, uint64_t seq, const char *tag,
+/* flb_input_log_append_records() (Fluent Bit 2.0.0 on): the same, with the
+ * record count given by the caller. Fluent Bit trusts it (chunk and metrics
+ * counts), so here a count that is not the buffer's fails the instance. */
+int flb_input_log_append_records(struct instance *in, size_t records,
+                                 const char *tag, size_t tag_len,
+                                 const void *buf, size_t buf_size)
+{
+    uint64_t seq = in->collects + 1;
+    int64_t t0 = now_ns();
+    int ret = log_append(in, seq, (long) records, tag, tag_len, buf, buf_size);
+    in->append_ns += now_ns() - t0;
+    return ret;
+}
+
+/* records: the count the caller gave, -1 if none. */
+static int log_append(struct instance *in, uint64_t seq, long records, const char *tag,
                       size_t tag_len, const void *buf, size_t buf_size)
 {
     if (!pthread_equal(pthread_self(), in->tid))
@@ -1140,6 +1155,9 @@ static int log_append(struct instance *in, uint64_t seq, const char *tag,
     struct timespec handed;
     clock_gettime(CLOCK_REALTIME, &handed);
     size_t nrec = emit_records(in, buf, buf_size, seq, &handed, tag, tag_len);
+    if (records >= 0 && (size_t) records != nrec)
+        fail_instance(in, "an append during collect #%" PRIu64 " said it carried %ld "
+                      "records; it carried %zu", seq, records, nrec);
     logm(LOG_DEBUG, "[input:%s:%s] append during collect #%" PRIu64 ": %zu records, "
          "%zu bytes", g.plugin_name, ins_display(in), seq, nrec, buf_size);
     return 0;
