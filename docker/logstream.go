@@ -46,14 +46,22 @@ func (d *streamDialer) get(ctx context.Context, path string, q url.Values) (io.R
 	if err != nil {
 		return nil, connectError{err}
 	}
-	conn := raw
+	var conn io.ReadWriteCloser // raw, or what wraps it
+	var body io.Reader          // what the response is read from
 	if d.tls != nil {
 		tc := tls.Client(raw, d.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, err
 		}
-		conn = tc
+		conn, body = tc, &streamConn{Conn: tc, idle: d.idle}
+	} else {
+		pc, err := newPollConn(raw, d.idle)
+		if err != nil {
+			raw.Close()
+			return nil, connectError{err}
+		}
+		conn, body = pc, pc
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	fail := func(err error) (io.ReadCloser, error) {
@@ -75,8 +83,7 @@ func (d *streamDialer) get(ctx context.Context, path string, q url.Values) (io.R
 	if err := req.Write(conn); err != nil {
 		return fail(err)
 	}
-	rc := &streamConn{Conn: conn, idle: d.idle}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(rc, streamReadBuffer), req)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(body, streamReadBuffer), req)
 	if err != nil {
 		return fail(err)
 	}
@@ -116,7 +123,7 @@ func statusError(resp *http.Response) error {
 // rest of it, which on a followed stream never ends.
 type streamBody struct {
 	io.ReadCloser
-	conn net.Conn
+	conn io.Closer
 	stop func() bool
 }
 
@@ -127,13 +134,11 @@ func (b *streamBody) Close() error {
 	return err
 }
 
-// Reading a busy log stream: the daemon writes one frame per line, so a
-// reader that keeps up gets one line per read, and a syscall and a
-// goroutine wake-up per line were most of the plugin's CPU (BENCHMARKS.md,
-// P1/P2). A read that follows one which found data at once (the stream is
-// busy) first waits coalesceDelay, letting frames gather in the socket, and
-// the response is read through a streamReadBuffer. A quiet stream,
-// whose reads block for the next line, is read without delay.
+// A plain stream is read through a pollConn (pollconn.go). A TLS stream
+// is read through a streamConn: a read that follows one which found data
+// at once (the stream is busy) first waits coalesceDelay, letting frames
+// gather in the socket, though the netpoller still wakes for each. Either
+// way the response is read through a streamReadBuffer.
 const (
 	streamReadBuffer = 8 << 10 // ~55 lines of 100 bytes a read; held per stream
 	coalesceDelay    = 2 * time.Millisecond
