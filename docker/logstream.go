@@ -138,9 +138,12 @@ func (b *streamBody) Close() error {
 // is read through a streamConn: a read that follows one which found data
 // at once (the stream is busy) first waits coalesceDelay, letting frames
 // gather in the socket, though the netpoller still wakes for each. Either
-// way the response is read through a streamReadBuffer.
+// way the response is read through a streamReadBuffer, held by every
+// followed container (500: 1 MiB): small, since a busy plain stream's
+// batches are read by its pollConn, and a read larger than the buffer
+// bypasses it.
 const (
-	streamReadBuffer = 8 << 10 // ~55 lines of 100 bytes a read; held per stream
+	streamReadBuffer = 2 << 10
 	coalesceDelay    = 2 * time.Millisecond
 	// busyRead is how quickly a read must return for the stream to count
 	// as busy.
