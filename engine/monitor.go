@@ -374,7 +374,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			return delivered, err
 		}
 		t.Beat()
-		h := hashLine(e.Line)
+		h := m.delivery.hash(e.Line)
 		v := rp.judge(e, h)
 		if v.widen {
 			m.widenTail()
@@ -424,7 +424,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	}
 	if mode == readToEnd {
 		for _, e := range lr.Flush() {
-			h := hashLine(e.Line)
+			h := m.delivery.hash(e.Line)
 			if m.admitFinal(e, h) {
 				if err := m.deliver(ctx, t, e, h, true); err != nil {
 					return delivered, err

@@ -60,6 +60,9 @@ type (
 		Stderr dbCursor  `json:"stderr"`
 		Anchor *dbAnchor `json:"anchor,omitempty"`
 		Seen   int64     `json:"seen"`
+		// Hash names the hash of the lines' hashes: "xxh64"; none in a
+		// position written before, FNV-1a's (delivery.fnv).
+		Hash string `json:"hash,omitempty"`
 	}
 	dbCursor struct {
 		Time   int64    `json:"time"`
@@ -92,6 +95,9 @@ type (
 
 const dbVersion = 1
 
+// dbHashXXH64 marks a position whose hashes are hashLine's.
+const dbHashXXH64 = "xxh64"
+
 // openPositions reads the db file at path. A missing file is a first
 // start; a file that cannot be read or parsed is set aside (renamed, never
 // deleted) with one clear error, and the plugin starts without positions.
@@ -119,6 +125,7 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 	}
 	for id, c := range f.Containers {
 		pos := &position{seen: c.Seen}
+		pos.fnv = c.Hash != dbHashXXH64
 		pos.cursors[docker.Stdout] = c.Stdout.cursor()
 		pos.cursors[docker.Stderr] = c.Stderr.cursor()
 		if a := c.Anchor; a != nil {
@@ -256,6 +263,9 @@ func (p *positions) save() error {
 			Stdout: newDBCursor(&pos.cursors[docker.Stdout]),
 			Stderr: newDBCursor(&pos.cursors[docker.Stderr]),
 			Seen:   pos.seen,
+		}
+		if !pos.fnv {
+			c.Hash = dbHashXXH64
 		}
 		if a := pos.anchor; a.valid {
 			c.Anchor = &dbAnchor{Stream: a.stream.String(), Time: a.time, Hash: a.hash}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -235,5 +236,74 @@ func TestPositionsHeldWhilePaused(t *testing.T) {
 	waitUntil(t, "the commit after the resume", func() bool { return committed(db, "c1") })
 	if d := time.Since(resumed); d < 300*time.Millisecond {
 		t.Fatalf("committed %s after the resume, before db.commit_delay", d)
+	}
+}
+
+// A db written before hashes were xxHash holds FNV-1a's, with no "hash"
+// mark: its containers resume exactly, hashed as their positions are, and
+// keep FNV-1a while new containers get xxHash.
+func TestPositionsLegacyFNVHashes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	api.run("c1", "app")
+	e1 := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "0s")
+	c1 := &collector{t: t, e: e1, ack: true}
+	time.Sleep(50 * time.Millisecond)
+	api.writeSeq("c1", docker.Stdout, "line", 1, 20)
+	c1.until("20 lines", c1.count(20))
+	c1.settle()
+	e1.Stop()
+
+	// The same db as the plugin wrote it before: FNV-1a hashes, no mark.
+	raw, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f dbFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	toFNV := map[uint64]uint64{}
+	for i := 1; i <= 20; i++ {
+		line := []byte(fmt.Sprintf("line %d", i))
+		toFNV[hashLine(line)] = hashLineFNV(line)
+	}
+	c := f.Containers["c1"]
+	if c.Hash != dbHashXXH64 || len(c.Stdout.Hashes) == 0 || c.Anchor == nil {
+		t.Fatalf("the db's position: %+v", c)
+	}
+	for i, h := range c.Stdout.Hashes {
+		if c.Stdout.Hashes[i] = toFNV[h]; toFNV[h] == 0 {
+			t.Fatalf("hash %x is no line's", h)
+		}
+	}
+	c.Anchor.Hash, c.Hash = toFNV[c.Anchor.Hash], ""
+	f.Containers["c1"] = c
+	if raw, err = json.Marshal(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	api.writeSeq("c1", docker.Stdout, "line", 21, 30)
+	api.run("c2", "new")
+	api.writeSeq("c2", docker.Stdout, "new", 1, 5)
+	e2 := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "0s", "read_from_head", "true")
+	c2 := &collector{t: t, e: e2, ack: true}
+	c2.until("the rest", c2.count(15))
+	c2.settle()
+	assertLines(t, logs(c2.recs, "app", "stdout"), seq("line", 21, 30))
+	assertLines(t, logs(c2.recs, "new", "stdout"), seq("new", 1, 5))
+	e2.Stop()
+	if raw, err = os.ReadFile(db); err != nil {
+		t.Fatal(err)
+	}
+	f = dbFile{}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Containers["c1"].Hash != "" || f.Containers["c2"].Hash != dbHashXXH64 {
+		t.Fatalf("hash marks: c1 %q (FNV-1a: none), c2 %q", f.Containers["c1"].Hash, f.Containers["c2"].Hash)
 	}
 }

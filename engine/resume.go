@@ -19,6 +19,18 @@ import (
 type delivery struct {
 	cursors [3]cursor // per docker.Stream
 	anchor  anchor
+	// fnv: its hashes are FNV-1a's, as positions written before xxHash
+	// hold them. The container's lines are hashed so for as long as its
+	// position lasts: a resume compares new hashes with stored ones.
+	fnv bool
+}
+
+// hash is the hash of a line as this delivery's cursors hold them.
+func (d *delivery) hash(line []byte) uint64 {
+	if d.fnv {
+		return hashLineFNV(line)
+	}
+	return hashLine(line)
 }
 
 const (
