@@ -52,6 +52,7 @@ type pollConn struct {
 	busy   bool
 	pause  time.Duration
 	buf    []byte // a busy stream's reads; nil while quiet
+	size   int    // what buf is to be at the next read
 	r, w   int    // buf[r:w] is read but not yet returned
 	reads  atomic.Int64
 	closed atomic.Bool
@@ -79,7 +80,7 @@ func newPollConn(conn net.Conn, idle time.Duration) (*pollConn, error) {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
 	conn.Close() // the duplicate shares its O_NONBLOCK file description
-	return &pollConn{fd: fd, idle: idle, pause: pauseMin}, nil
+	return &pollConn{fd: fd, idle: idle, pause: pauseMin, size: busyBufferMin}, nil
 }
 
 func (c *pollConn) Read(p []byte) (int, error) {
@@ -95,21 +96,19 @@ func (c *pollConn) Read(p []byte) (int, error) {
 		if c.pause > 0 {
 			time.Sleep(c.pause)
 		}
-		if c.buf == nil {
-			c.buf = make([]byte, busyBufferMin)
+		if len(c.buf) < c.size {
+			c.buf = make([]byte, c.size)
 		}
 		n, err := c.readNow(c.buf)
 		switch {
 		case err == nil:
 			c.adapt(n)
-			c.r, c.w = 0, n
-			k := copy(p, c.buf[:n])
-			c.r = k
-			return k, nil
+			c.r, c.w = copy(p, c.buf[:n]), n
+			return c.r, nil
 		case err != unix.EAGAIN:
 			return 0, err
 		}
-		c.busy, c.buf, c.pause = false, nil, pauseMin // gone quiet
+		c.busy, c.buf, c.size, c.pause = false, nil, busyBufferMin, pauseMin // gone quiet
 	}
 	for {
 		n, err := c.readNow(p)
@@ -124,15 +123,13 @@ func (c *pollConn) Read(p []byte) (int, error) {
 	}
 }
 
-// adapt sets the next pause, and the buffer's size, from a busy read of n
-// bytes.
+// adapt sets the next pause, and the size of the next read's buffer, from
+// a busy read of n bytes.
 func (c *pollConn) adapt(n int) {
 	switch {
 	case n == len(c.buf):
 		c.pause = 0
-		if len(c.buf) < busyBufferMax {
-			c.buf = make([]byte, 2*len(c.buf))
-		}
+		c.size = min(2*len(c.buf), busyBufferMax)
 	case n < pauseGrowBelow:
 		c.pause = min(max(2*c.pause, pauseMin), pauseMax)
 	case n > pauseShrinkAbove:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,43 @@ func TestPollConnCoalescesBusyStream(t *testing.T) {
 	t.Logf("%d lines in %d reads of the socket", lines, reads)
 	if reads > lines/50 {
 		t.Fatalf("%d lines written one by one took %d reads of the socket; a busy stream must be read in batches (at most %d)", lines, reads, lines/50)
+	}
+}
+
+// A backlog of long lines (dockerd's 16 KiB chunks, written as fast as the
+// socket takes them) fills the busy stream's buffer, which grows to its
+// largest; every byte arrives, in order, through every size.
+func TestPollConnBacklogFillsBuffer(t *testing.T) {
+	const lines = 3000
+	filler := strings.Repeat("x", 16<<10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1.41/containers/backlog/logs", func(w http.ResponseWriter, r *http.Request) {
+		for i := 1; i <= lines; i++ {
+			if _, err := w.Write(stdoutLine(fmt.Sprintf("%d %s", i, filler[:i%len(filler)]))); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	})
+	c := fakeDaemon(t, mux, 5*time.Second)
+	body, err := c.Logs(context.Background(), "backlog", LogsOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	pc := pollConnOf(t, body)
+	lr := NewLogReader(body, false, 1<<20)
+	for i := 1; i <= lines; i++ {
+		e, err := lr.Next()
+		if err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%d %s", i, filler[:i%len(filler)]); string(e.Line) != want {
+			t.Fatalf("line %d: got %d bytes %.40q..., want %d bytes", i, len(e.Line), e.Line, len(want))
+		}
+	}
+	if pc.size != busyBufferMax {
+		t.Fatalf("the busy buffer is to be %d bytes after a backlog of %d MB; want it grown to %d", pc.size, lines*8<<10>>20, busyBufferMax)
 	}
 }
 
