@@ -33,43 +33,57 @@ func pollConnOf(t *testing.T, body any) *pollConn {
 	return pc
 }
 
-// A busy stream, one write (one frame) per line as dockerd writes them,
-// is read in few reads: each wake-up of the reader costs CPU, and one per
-// line was most of the plugin's CPU. Every line arrives, in order. The
-// lines come at 100,000 a second, evenly (spinning: a sleep is coarser),
-// so that a reader that reads as soon as anything is there gets a few
-// lines a read.
-func TestPollConnCoalescesBusyStream(t *testing.T) {
-	const lines, every = 20000, 10 * time.Microsecond
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v1.41/containers/busy/logs", func(w http.ResponseWriter, r *http.Request) {
+// serveLines answers a logs request with lines line(1) ... line(n), one
+// write each as dockerd writes them, one every every (spinning: a sleep is
+// coarser; 0: as fast as the socket takes them).
+func serveLines(n int, every time.Duration, line func(int) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		for i := 1; i <= lines; i++ {
+		for i := 1; i <= n; i++ {
 			for time.Since(start) < time.Duration(i)*every {
 			}
-			if _, err := w.Write(stdoutLine(fmt.Sprintf("line %d", i))); err != nil {
+			if _, err := w.Write(stdoutLine(line(i))); err != nil {
 				return
 			}
 			w.(http.Flusher).Flush()
 		}
-	})
-	c := fakeDaemon(t, mux, 5*time.Second)
-	body, err := c.Logs(context.Background(), "busy", LogsOptions{Follow: true})
+	}
+}
+
+// followLines follows container id's log and checks that it brings line(1)
+// ... line(n), in order; it returns the stream's pollConn.
+func followLines(t *testing.T, c *Client, id string, n int, line func(int) string) *pollConn {
+	t.Helper()
+	body, err := c.Logs(context.Background(), id, LogsOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer body.Close()
+	t.Cleanup(func() { body.Close() })
 	pc := pollConnOf(t, body)
 	lr := NewLogReader(body, false, 1<<20)
-	for i := 1; i <= lines; i++ {
+	for i := 1; i <= n; i++ {
 		e, err := lr.Next()
 		if err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
-		if want := fmt.Sprintf("line %d", i); string(e.Line) != want {
-			t.Fatalf("got %q, want %q", e.Line, want)
+		if want := line(i); string(e.Line) != want {
+			t.Fatalf("line %d: got %d bytes %.40q, want %d bytes %.40q", i, len(e.Line), e.Line, len(want), want)
 		}
 	}
+	return pc
+}
+
+// A busy stream, one write (one frame) per line as dockerd writes them,
+// is read in few reads: each wake-up of the reader costs CPU, and one per
+// line was most of the plugin's CPU. Every line arrives, in order. The
+// lines come at 100,000 a second, evenly, so that a reader that reads as
+// soon as anything is there gets a few lines a read.
+func TestPollConnCoalescesBusyStream(t *testing.T) {
+	const lines = 20000
+	line := func(i int) string { return fmt.Sprintf("line %d", i) }
+	mux := http.NewServeMux()
+	mux.Handle("/v1.41/containers/busy/logs", serveLines(lines, 10*time.Microsecond, line))
+	pc := followLines(t, fakeDaemon(t, mux, 5*time.Second), "busy", lines, line)
 	reads := pc.reads.Load()
 	t.Logf("%d lines in %d reads of the socket", lines, reads)
 	if reads > lines/50 {
@@ -83,32 +97,10 @@ func TestPollConnCoalescesBusyStream(t *testing.T) {
 func TestPollConnBacklogFillsBuffer(t *testing.T) {
 	const lines = 3000
 	filler := strings.Repeat("x", 16<<10)
+	line := func(i int) string { return fmt.Sprintf("%d %s", i, filler[:i%len(filler)]) }
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1.41/containers/backlog/logs", func(w http.ResponseWriter, r *http.Request) {
-		for i := 1; i <= lines; i++ {
-			if _, err := w.Write(stdoutLine(fmt.Sprintf("%d %s", i, filler[:i%len(filler)]))); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-		}
-	})
-	c := fakeDaemon(t, mux, 5*time.Second)
-	body, err := c.Logs(context.Background(), "backlog", LogsOptions{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer body.Close()
-	pc := pollConnOf(t, body)
-	lr := NewLogReader(body, false, 1<<20)
-	for i := 1; i <= lines; i++ {
-		e, err := lr.Next()
-		if err != nil {
-			t.Fatalf("line %d: %v", i, err)
-		}
-		if want := fmt.Sprintf("%d %s", i, filler[:i%len(filler)]); string(e.Line) != want {
-			t.Fatalf("line %d: got %d bytes %.40q..., want %d bytes", i, len(e.Line), e.Line, len(want))
-		}
-	}
+	mux.Handle("/v1.41/containers/backlog/logs", serveLines(lines, 0, line))
+	pc := followLines(t, fakeDaemon(t, mux, 5*time.Second), "backlog", lines, line)
 	if pc.size != busyBufferMax {
 		t.Fatalf("the busy buffer is to be %d bytes after a backlog of %d MB; want it grown to %d", pc.size, lines*8<<10>>20, busyBufferMax)
 	}

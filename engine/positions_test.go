@@ -255,14 +255,7 @@ func TestPositionsLegacyFNVHashes(t *testing.T) {
 	e1.Stop()
 
 	// The same db as the plugin wrote it before: FNV-1a hashes, no mark.
-	raw, err := os.ReadFile(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f dbFile
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := readDB(t, db)
 	toFNV := map[uint64]uint64{}
 	for i := 1; i <= 20; i++ {
 		line := []byte(fmt.Sprintf("line %d", i))
@@ -279,7 +272,8 @@ func TestPositionsLegacyFNVHashes(t *testing.T) {
 	}
 	c.Anchor.Hash, c.Hash = toFNV[c.Anchor.Hash], ""
 	f.Containers["c1"] = c
-	if raw, err = json.Marshal(f); err != nil {
+	raw, err := json.Marshal(f)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(db, raw, 0o600); err != nil {
@@ -296,14 +290,21 @@ func TestPositionsLegacyFNVHashes(t *testing.T) {
 	assertLines(t, logs(c2.recs, "app", "stdout"), seq("line", 21, 30))
 	assertLines(t, logs(c2.recs, "new", "stdout"), seq("new", 1, 5))
 	e2.Stop()
-	if raw, err = os.ReadFile(db); err != nil {
+	if f = readDB(t, db); f.Containers["c1"].Hash != "" || f.Containers["c2"].Hash != dbHashXXH64 {
+		t.Fatalf("hash marks: c1 %q (FNV-1a: none), c2 %q", f.Containers["c1"].Hash, f.Containers["c2"].Hash)
+	}
+}
+
+// readDB parses the db file at path.
+func readDB(t *testing.T, path string) dbFile {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	f = dbFile{}
+	var f dbFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
 	}
-	if f.Containers["c1"].Hash != "" || f.Containers["c2"].Hash != dbHashXXH64 {
-		t.Fatalf("hash marks: c1 %q (FNV-1a: none), c2 %q", f.Containers["c1"].Hash, f.Containers["c2"].Hash)
-	}
+	return f
 }
