@@ -37,7 +37,10 @@ const (
 	// one that fills the buffer skips the next pause.
 	pauseMin, pauseMax               = 500 * time.Microsecond, 32 * time.Millisecond
 	pauseGrowBelow, pauseShrinkAbove = 8 << 10, 32 << 10
-	busyBufferMin, busyBufferMax     = 64 << 10, 256 << 10
+	// A busy stream's buffer doubles after a read that fills it and halves
+	// after one that brings less than pauseGrowBelow: a backlog is read in
+	// 256 KiB, a container writing a few lines a pause holds 16 KiB.
+	busyBufferMin, busyBufferMax = 16 << 10, 256 << 10
 )
 
 // pollConn reads a socket outside Go's netpoller. Close may come from
@@ -96,7 +99,7 @@ func (c *pollConn) Read(p []byte) (int, error) {
 		if c.pause > 0 {
 			time.Sleep(c.pause)
 		}
-		if len(c.buf) < c.size {
+		if len(c.buf) != c.size {
 			c.buf = make([]byte, c.size)
 		}
 		n, err := c.readNow(c.buf)
@@ -132,6 +135,7 @@ func (c *pollConn) adapt(n int) {
 		c.size = min(2*len(c.buf), busyBufferMax)
 	case n < pauseGrowBelow:
 		c.pause = min(max(2*c.pause, pauseMin), pauseMax)
+		c.size = max(len(c.buf)/2, busyBufferMin)
 	case n > pauseShrinkAbove:
 		c.pause = max(c.pause/2, pauseMin)
 	default:
