@@ -60,8 +60,9 @@ type (
 		Stderr dbCursor  `json:"stderr"`
 		Anchor *dbAnchor `json:"anchor,omitempty"`
 		Seen   int64     `json:"seen"`
-		// Hash names the hash of the lines' hashes: "xxh64"; none in a
-		// position written before, FNV-1a's (delivery.fnv).
+		// Hash names the function of the position's line hashes:
+		// "xxh64". A position written before has none: its hashes are
+		// FNV-1a's (delivery.fnv).
 		Hash string `json:"hash,omitempty"`
 	}
 	dbCursor struct {
