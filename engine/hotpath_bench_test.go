@@ -104,6 +104,7 @@ func BenchmarkLinePath(b *testing.B) {
 		mk := mark{id: benchContainer.ID, stream: uint8(e.Stream), time: e.Time, hash: h, anchor: true}
 		if ok, _ := buf.TryPut(rec, mk); !ok {
 			out, marks = buf.Take(2<<20, out[:0], marks[:0])
+			buf.Settle() // as a collect does once it has taken its pieces
 			if ok, _ := buf.TryPut(rec, mk); !ok {
 				b.Fatal("put after take failed")
 			}
