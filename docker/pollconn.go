@@ -56,6 +56,7 @@ type pollConn struct {
 	pause  time.Duration
 	buf    []byte // a busy stream's reads; nil while quiet
 	size   int    // what buf is to be at the next read
+	peak   int    // the largest buf held (tests)
 	r, w   int    // buf[r:w] is read but not yet returned
 	reads  atomic.Int64
 	closed atomic.Bool
@@ -101,6 +102,7 @@ func (c *pollConn) Read(p []byte) (int, error) {
 		}
 		if len(c.buf) != c.size {
 			c.buf = make([]byte, c.size)
+			c.peak = max(c.peak, c.size)
 		}
 		n, err := c.readNow(c.buf)
 		switch {
