@@ -49,9 +49,10 @@ type piece struct {
 // callback's thread: pieces of whole records of at most pieceMax (a
 // larger record alone) and of one tag, up to what was buffered when it
 // began (the monitors refill it meanwhile; a collect must not wait for
-// them). appendPiece is given the piece's record count, and reports whether Fluent Bit queued the piece; only then
-// is it acknowledged (positions advance past it). A refused piece, and
-// everything after it, waits for the next Deliver, in order.
+// them). appendPiece is given the piece's record count, and reports
+// whether Fluent Bit queued the piece; only then is it acknowledged
+// (positions advance past it). A refused piece, and everything after it,
+// waits for the next Deliver, in order.
 func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) bool) {
 	now := time.Now()
 	if e.retry && !e.appendPieces(appendPiece, now) {

@@ -27,9 +27,11 @@ func (f *fakeSource) Collect() []byte {
 	return []byte(f.last)
 }
 
-func (f *fakeSource) Retry()                            { f.retries++; f.retry = true }
-func (f *fakeSource) Deliver(func(string, []byte, int) bool) { panic("no append target in these tests") }
-func (f *fakeSource) Ack()                              { f.acks++ }
+func (f *fakeSource) Retry() { f.retries++; f.retry = true }
+func (f *fakeSource) Deliver(func(string, []byte, int) bool) {
+	panic("no append target in these tests")
+}
+func (f *fakeSource) Ack() { f.acks++ }
 
 // use makes token 1 find src and alloc fail while *failing, until the
 // test's end.
