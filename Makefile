@@ -37,8 +37,9 @@ HOST    := build/flbhost
 # buffer a second.
 HOST_NOAPPEND := build/flbhost-noappend
 # What the fluent-bit executable exports (ENABLE_EXPORTS) and the plugin
-# looks up: the appends, the instance's name, cmetrics.
+# looks up: the appends, the instance's name, its event collector, cmetrics.
 HOST_EXPORTS := flb_input_log_append flb_input_log_append_records flb_input_name cmt_counter_create cmt_gauge_create \
+	flb_input_set_collector_event flb_input_collector_pause flb_input_collector_resume \
 	cmt_counter_set cmt_gauge_set
 GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_test.go') plugin/flb.c plugin/flb.h go.mod go.sum
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator

@@ -285,8 +285,8 @@ var Keys = []Key{
 		},
 	},
 	{
-		Name: "buffer_max_size", Type: "size", Default: "32M",
-		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog. Where records are appended straight into Fluent Bit, each 1 s collect appends what is buffered, so this bounds an instance's throughput: 32M carries about 90,000 records/s of 100-byte lines (~350 bytes a record with its metadata), what the daemon serves of one container's log (BENCHMARKS.md, P1); 8M carried a quarter of that. The memory is taken only while containers write that fast: once the load drops, the buffer gives it back.",
+		Name: "buffer_max_size", Type: "size", Default: "4M",
+		Description: "Most bytes of encoded records held in memory per instance. When it is full, reading from Docker pauses (nothing is dropped): the daemon's log files hold the backlog. Where the plugin runs its own event collector (Fluent Bit >= 2.0, the input threaded, as by default), records are appended as they are read and the buffer only evens out bursts: 4M carries one container's backlog at the daemon's full rate (BENCHMARKS.md, P1). Where records wait for the proxy's 1 s collect (`threaded false`, or a Fluent Bit without the event collector's calls), an instance carries at most this much a second: about 11,000 records/s of 100-byte lines at 4M (~350 bytes a record with its metadata); raise it there for more. The memory is taken only while containers write that fast: once the load drops, the buffer gives it back.",
 		set: func(c *Config, v string) (err error) {
 			c.BufferMaxSize, err = parseSize(v, 64*1000)
 			return err

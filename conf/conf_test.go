@@ -13,7 +13,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 32e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
+	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 4e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
 		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, DBSyncInterval: time.Second, DBCommitDelay: time.Second,
 		PluginLogLevel: LevelInfo}
 	if !reflect.DeepEqual(c, want) {
@@ -80,7 +80,7 @@ func TestParseTimeoutOrder(t *testing.T) {
 		{Map{"stream_idle_timeout": "3m"}, "invalid stream_idle_timeout 3m0s: longer than stream_lifetime 1m0s"},
 		{Map{"heartbeat_timeout": "1m"}, "invalid heartbeat_timeout 1m0s: must be longer than stream_lifetime 1m0s"},
 		{Map{"stream_lifetime": "10m", "heartbeat_timeout": "90s"}, "invalid heartbeat_timeout 1m30s: must be longer than stream_lifetime 10m0s"},
-		{Map{"chunk_max_size": "33M"}, "invalid chunk_max_size 33000000: larger than buffer_max_size 32000000"},
+		{Map{"chunk_max_size": "5M"}, "invalid chunk_max_size 5000000: larger than buffer_max_size 4000000"},
 	}
 	for _, c := range cases {
 		if _, err := Parse(c.kv); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
@@ -34,6 +35,8 @@ type Buffer struct {
 	paused bool
 	// room is closed, and replaced, whenever a waiting record may now fit.
 	room chan struct{}
+	// waker, when set, is told of every record put (the event collector).
+	waker atomic.Pointer[waker]
 }
 
 // mark is where a record stands in its container's log, and how it is
@@ -69,10 +72,21 @@ func NewBuffer(max int) *Buffer {
 // paused. Otherwise it returns a channel that is closed when it may fit.
 func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	ok, room, held := b.tryPut(rec, m)
+	b.mu.Unlock()
+	if ok {
+		if w := b.waker.Load(); w != nil {
+			w.put(held)
+		}
+	}
+	return ok, room
+}
+
+// tryPut is TryPut with b.mu held; it also returns the bytes then held.
+func (b *Buffer) tryPut(rec []byte, m mark) (bool, <-chan struct{}, int) {
 	held := len(b.data) - b.head
 	if b.paused || (held+len(rec) > b.max && held > 0) {
-		return false, b.room
+		return false, b.room, held
 	}
 	if len(b.data)+len(rec) > cap(b.data) {
 		// Moving what is held down to the start pays only when it frees
@@ -82,7 +96,7 @@ func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 		// the record waits for the next Take, or for the collect's
 		// Settle once it has taken what it hands over.
 		if held+len(rec) <= cap(b.data) && b.head < cap(b.data)/compactShare {
-			return false, b.room
+			return false, b.room, held
 		}
 		b.compact(len(rec))
 	}
@@ -90,8 +104,9 @@ func (b *Buffer) TryPut(rec []byte, m mark) (bool, <-chan struct{}) {
 	b.ends = append(b.ends, len(b.data))
 	m.size = int32(len(rec))
 	b.marks = append(b.marks, m)
-	b.peak = max(b.peak, len(b.data)-b.head)
-	return true, nil
+	held = len(b.data) - b.head
+	b.peak = max(b.peak, held)
+	return true, nil, held
 }
 
 // compact moves the held records to the start of data, into a larger

@@ -54,11 +54,35 @@ type piece struct {
 // (positions advance past it). A refused piece, and everything after it,
 // waits for the next Deliver, in order.
 func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) bool) {
-	now := time.Now()
-	if e.retry && !e.appendPieces(appendPiece, now) {
+	e.deliver(e.buf.Len(), appendPiece)
+}
+
+// DeliverWoken is the event collector's delivery, run when the engine
+// woke it (UseEvents): like Deliver, but of at most deliverMax bytes, and
+// nothing while the input is paused (Resume wakes it again). Whatever is
+// left wakes it again at once.
+func (e *Engine) DeliverWoken(appendPiece func(tag string, recs []byte, records int) bool) {
+	w := e.waker.Load()
+	if w == nil || e.isPaused() {
 		return
 	}
-	for budget := e.buf.Len(); budget > 0; {
+	w.taken()
+	if !e.deliver(min(e.buf.Len(), deliverMax), appendPiece) {
+		return // refused: Fluent Bit's ring is full; the next put or collect retries
+	}
+	if e.buf.Len() > 0 {
+		w.wake()
+	}
+}
+
+// deliver appends up to budget bytes of what is buffered (what a refused
+// piece left first); false when Fluent Bit refused a piece.
+func (e *Engine) deliver(budget int, appendPiece func(tag string, recs []byte, records int) bool) bool {
+	now := time.Now()
+	if e.retry && !e.appendPieces(appendPiece, now) {
+		return false
+	}
+	for budget > 0 {
 		e.out, e.inflight = e.buf.Take(e.pieceMax(), e.out[:0], e.inflight[:0])
 		if len(e.out) == 0 {
 			break
@@ -67,7 +91,7 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) 
 		e.splitByTag()
 		if !e.appendPieces(appendPiece, now) {
 			e.buf.Settle()
-			return
+			return false
 		}
 	}
 	e.buf.Settle()
@@ -75,6 +99,25 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) 
 		e.log.Infof("Fluent Bit takes records again after refusing them for %s; none was lost", now.Sub(e.refusedSince).Round(time.Millisecond))
 		e.refusedSince = time.Time{}
 	}
+	return true
+}
+
+// UseEvents says the host runs an event collector for this instance that
+// fire wakes (an eventfd's write): from now on records wake it as they are
+// buffered (waker), and the 1 s collect only catches what it left.
+func (e *Engine) UseEvents(fire func()) {
+	w := newWaker(fire, e.pieceMax(), e.log)
+	e.waker.Store(w)
+	e.buf.waker.Store(w)
+	e.log.Infof("records are appended as they are read (an event collector of the plugin's own), at most %s after the first one waiting", wakeDelay)
+}
+
+// Wakes is how often the engine woke the event collector.
+func (e *Engine) Wakes() int64 {
+	if w := e.waker.Load(); w != nil {
+		return w.wakes.Load()
+	}
+	return 0
 }
 
 // appendPieces appends e.pieces from e.next on; false when Fluent Bit

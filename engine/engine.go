@@ -84,6 +84,8 @@ type Engine struct {
 	// the collect buffer; refusedSince is when its refusals began.
 	direct       atomic.Bool
 	refusedSince time.Time
+	// waker wakes the host's event collector (nil: the 1 s collect only).
+	waker atomic.Pointer[waker]
 	// pieces cut out (and inflight) by tag; those from next on are not
 	// appended yet. The rest is splitByTag's reused scratch.
 	pieces                  []piece
@@ -271,6 +273,16 @@ func (e *Engine) Resume() {
 	if e.pos != nil {
 		e.pos.hold(false)
 	}
+	if w := e.waker.Load(); w != nil && e.buf.Len() > 0 {
+		w.taken() // the wake the pause swallowed
+		w.wake()
+	}
+}
+
+func (e *Engine) isPaused() bool {
+	e.pauseMu.Lock()
+	defer e.pauseMu.Unlock()
+	return !e.pausedSince.IsZero()
 }
 
 // pausedFor is how long the input has been paused in all.
@@ -299,6 +311,9 @@ func (e *Engine) Stop() {
 		live = e.liveIDs()
 	}
 	e.cancel()
+	if w := e.waker.Load(); w != nil {
+		w.stop()
+	}
 	done := make(chan struct{})
 	go func() { e.sup.wg.Wait(); close(done) }()
 	select {

@@ -57,6 +57,7 @@ var Figures = []Figure{
 	{"collects_total", "Collect buffers, or pieces appended straight into Fluent Bit, that handed records over.", false, stat(func(s *Stats) *atomic.Int64 { return &s.Collects })},
 	{"refused_appends_total", "Pieces of records Fluent Bit refused (flb_input_log_append returned -1): kept and appended again.", false, stat(func(s *Stats) *atomic.Int64 { return &s.RefusedAppends })},
 	{"capped_collects_total", "Collects that carried chunk_max_size with more waiting.", false, stat(func(s *Stats) *atomic.Int64 { return &s.CappedCollects })},
+	{"collector_wakes_total", "Times the input's event collector was woken to append what was read (0 where records go at the 1 s collect only).", false, func(e *Engine) float64 { return float64(e.Wakes()) }},
 	{"task_restarts_total", "Restarts of the engine's tasks (errors, panics, missed heartbeats).", false, func(e *Engine) float64 { return float64(e.sup.restarts.Load()) }},
 	{"paused_seconds_total", "Time Fluent Bit kept the input paused.", false, func(e *Engine) float64 { return e.pausedFor().Seconds() }},
 	{"buffer_bytes", "Encoded records waiting in the buffer.", true, func(e *Engine) float64 { return float64(e.buf.Len()) }},
@@ -78,9 +79,9 @@ var Figures = []Figure{
 type metrics struct {
 	e       *Engine
 	figures []*prometheus.Desc // of Figures, in order
-	// latency is from a line's Docker timestamp to its hand-over in a
-	// collect: what a user waits for a line, the daemon's own delay
-	// included.
+	// latency is from a line's Docker timestamp to its hand-over to Fluent
+	// Bit (an append, or a collect): what a user waits for a line, the
+	// daemon's own delay included.
 	latency prometheus.Histogram
 }
 
@@ -91,8 +92,8 @@ func newMetrics(e *Engine) *metrics {
 	}
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "docker_logs_delivery_latency_seconds",
-		Help:    "From a line's Docker timestamp to its hand-over to Fluent Bit in a collect.",
-		Buckets: []float64{.05, .1, .25, .5, .75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 300},
+		Help:    "From a line's Docker timestamp to its hand-over to Fluent Bit (appended, or handed over in a collect).",
+		Buckets: []float64{.005, .01, .02, .05, .1, .25, .5, 1, 1.5, 2, 5, 10, 30, 60, 300},
 	})
 	return m
 }

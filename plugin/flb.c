@@ -1,6 +1,8 @@
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
 
 #include "flb.h"
 
@@ -120,6 +122,46 @@ int dl_append_records(void *ins, size_t records, const char *tag, size_t tag_len
         return dl_append_counted(ins, records, tag, tag_len, buf, size);
     }
     return dl_append(ins, tag, tag_len, buf, size);
+}
+
+// The plugin's event collector callback (plugin/events.go). Fluent Bit
+// calls it as int (*)(struct flb_input_instance *, struct flb_config *,
+// void *in_context) on the instance's thread.
+extern int dlEventCollect(void *ins, void *config, void *in_context);
+
+typedef int (*dl_collector_cb)(void *, void *, void *);
+typedef int (*dl_set_collector_event_fn)(void *ins, dl_collector_cb cb, int fd, void *config);
+typedef int (*dl_collector_fn)(int coll_id, void *ins);
+
+// Fluent Bit names a threaded input's thread flb-in-<instance>-w<N>
+// (flb_input_thread.c); with threaded false the proxy runs on the
+// pipeline's thread, where a collector registered during init breaks the
+// proxy's own (its timer gets ID 1 where the non-threaded path expects 0).
+int dl_threaded(void) {
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name) != 0)
+        return 0;
+    return strncmp(name, "flb-in-", 7) == 0;
+}
+
+// dl_event_collector registers the collector on fd for ins. config may be
+// NULL for a threaded input: only a non-threaded one's collector reads
+// config->evl (flb_input.c, 3.2 to 5.1).
+int dl_event_collector(void *ins, int fd) {
+    dl_set_collector_event_fn set =
+        (dl_set_collector_event_fn) dlsym(RTLD_DEFAULT, "flb_input_set_collector_event");
+    if (set == NULL || dlsym(RTLD_DEFAULT, "flb_input_collector_pause") == NULL ||
+        dlsym(RTLD_DEFAULT, "flb_input_collector_resume") == NULL)
+        return -1;
+    return set(ins, dlEventCollect, fd, NULL);
+}
+
+// dl_collector_set pauses (running 0) or resumes the collector id of ins,
+// on the instance's thread.
+int dl_collector_set(int id, void *ins, int running) {
+    dl_collector_fn fn = (dl_collector_fn) dlsym(RTLD_DEFAULT,
+        running ? "flb_input_collector_resume" : "flb_input_collector_pause");
+    return fn != NULL ? fn(id, ins) : -1;
 }
 
 // One api per process: every instance's points to the same.

@@ -31,6 +31,14 @@ int dl_find_append(void);
 int dl_append_records(void *ins, size_t records, const char *tag, size_t tag_len,
                       const void *buf, size_t size);
 
+// An event collector of the plugin's own on the instance's thread
+// (flb_input_set_collector_event), woken through an eventfd: the collector's
+// ID, or -1 when Fluent Bit exports no such call or refuses it.
+// dl_threaded says the calling thread is a threaded input's own.
+int dl_threaded(void);
+int dl_event_collector(void *ins, int fd);
+int dl_collector_set(int id, void *ins, int running);
+
 // Fluent Bit's logger. dl_use_log keeps the api when it has one and
 // returns the instance's log_level in Fluent Bit's numbers (1 error ... 4
 // debug, 0 none), or -1 without a logger.

@@ -38,6 +38,12 @@ type hostInstance struct {
 	// self and context are the flb_input_instance and its proxy context
 	// (the >= 4.1 layout; nil otherwise), to aim the proxy at it.
 	self, context unsafe.Pointer
+	// efd wakes the instance's event collector (events.go), whose ID is
+	// collector; 0 without one.
+	efd, collector int
+	// published is when the metrics were last set in Fluent Bit; only
+	// the instance's thread touches it.
+	published time.Time
 }
 
 var hosts struct {
@@ -85,6 +91,9 @@ func initInstance(plugin unsafe.Pointer) (uintptr, error) {
 		hi.ins = ins
 	}
 	e.UseAppend(canAppend)
+	if canAppend {
+		useEvents(hi, ins, e)
+	}
 	if h.LogLevel != nil {
 		hi.log = e.Logger()
 	}
@@ -170,11 +179,14 @@ func callerInstance() (*engine.Engine, uintptr, bool) {
 }
 
 // forCaller applies fn to the instance whose thread calls (Fluent Bit
-// pauses and resumes an input on its own thread), or to every instance
-// when the thread is not one instance's.
-func forCaller(fn func(*engine.Engine)) {
+// pauses and resumes an input on its own thread), and pauses or resumes
+// its event collector (running); or applies fn to every instance when the
+// thread is not one instance's (their event collectors, if any, then
+// deliver nothing while paused: DeliverWoken).
+func forCaller(fn func(*engine.Engine), running bool) {
 	if e, token, ok := callerInstance(); ok {
 		fn(e)
+		setCollector(token, running)
 		aimProxy(token)
 		publish(token, e) // its collects stop while it is paused
 		return
@@ -214,8 +226,9 @@ func publish(token uintptr, e *engine.Engine) {
 	if h == nil {
 		return
 	}
+	h.published = time.Now()
 	if len(h.metrics) > 0 {
-		ts := C.uint64_t(time.Now().UnixNano())
+		ts := C.uint64_t(h.published.UnixNano())
 		for i, f := range engine.Figures {
 			if m := h.metrics[i]; m != nil {
 				C.dl_metric_set(m, cbool(f.Gauge), ts, C.double(f.Value(e)), h.label)
@@ -252,6 +265,9 @@ func forgetHosts() {
 	defer hosts.Unlock()
 	for _, h := range hosts.byToken {
 		C.free(unsafe.Pointer(h.label))
+		if h.efd > 0 {
+			retireEventfd(h.efd)
+		}
 	}
 	hosts.byToken, hosts.threads = nil, nil
 }

@@ -129,13 +129,7 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	if ins := appendTarget(token); ins != nil {
 		// Straight into Fluent Bit, on this thread (the instance's own):
 		// nothing is handed back, so no cleanup follows.
-		s.Deliver(func(tag string, piece []byte, records int) bool {
-			var t *C.char // NULL: the instance's tag
-			if tag != "" {
-				t = (*C.char)(unsafe.Pointer(unsafe.StringData(tag)))
-			}
-			return C.dl_append_records(ins, C.size_t(records), t, C.size_t(len(tag)), unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
-		})
+		s.Deliver(appendInto(ins))
 		return flbOK
 	}
 	recs := s.Collect()
@@ -150,6 +144,17 @@ func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	C.memcpy(buf, unsafe.Pointer(&recs[0]), C.size_t(len(recs)))
 	*data, *size = buf, C.size_t(len(recs))
 	return flbOK
+}
+
+// appendInto appends pieces to the instance ins, on its own thread.
+func appendInto(ins unsafe.Pointer) func(tag string, piece []byte, records int) bool {
+	return func(tag string, piece []byte, records int) bool {
+		var t *C.char // NULL: the instance's tag
+		if tag != "" {
+			t = (*C.char)(unsafe.Pointer(unsafe.StringData(tag)))
+		}
+		return C.dl_append_records(ins, C.size_t(records), t, C.size_t(len(tag)), unsafe.Pointer(&piece[0]), C.size_t(len(piece))) == 0
+	}
 }
 
 // The cleanup callbacks come after Fluent Bit appended the buffer: the
@@ -183,13 +188,13 @@ func cleanup(token uintptr, data unsafe.Pointer) (ret int) {
 //export FLBPluginInputPause
 func FLBPluginInputPause() {
 	defer recoverTo(nil, 0, "pause")
-	forCaller((*engine.Engine).Pause)
+	forCaller((*engine.Engine).Pause, false)
 }
 
 //export FLBPluginInputResume
 func FLBPluginInputResume() {
 	defer recoverTo(nil, 0, "resume")
-	forCaller((*engine.Engine).Resume)
+	forCaller((*engine.Engine).Resume, true)
 }
 
 //export FLBPluginInputPreExit
@@ -209,6 +214,7 @@ func FLBPluginExit() (ret int) {
 
 //export FLBPluginUnregister
 func FLBPluginUnregister(def unsafe.Pointer) {
+	closeRetiredEventfds()
 	input.FLBPluginUnregister(def)
 }
 

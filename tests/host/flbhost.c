@@ -163,6 +163,18 @@ struct instance {
     int64_t append_ns;          /* spent in flb_input_log_append, this collect */
     int log_level;              /* ins->log_level: its log_level, else the service's */
     _Atomic bool coll_running;  /* its collect timer (flb_input_collector_pause/resume) */
+    bool paused;                /* the input's own state: Pause called, no Resume yet */
+    /* Collectors the plugin registered (flb_input_set_collector_event);
+     * IDs 0.. in order, the proxy's timer is registered after Init and
+     * gets the next one, as in Fluent Bit. Only the instance's thread
+     * touches them. */
+    struct event_collector {
+        int fd;
+        bool running;
+        int (*cb)(void *ins, void *config, void *in_context);
+    } events[4];
+    int nevents;
+    uint64_t event_calls;
     struct cmt *cmt;            /* ins->cmt */
 };
 
@@ -1139,6 +1151,10 @@ static int log_append(struct instance *in, uint64_t seq, long records, const cha
         fail_instance(in, "flb_input_log_append called from a thread that is not "
                       "the instance's: Fluent Bit's ring buffer has one writer");
     in->appends++;
+    if (in->paused)
+        fail_instance(in, "flb_input_log_append called while the instance is paused: "
+                      "Fluent Bit drains no paused input's ring buffer, so it fills and "
+                      "each append then blocks the thread");
     if (g.refuse_path && access(g.refuse_path, F_OK) == 0) {
         for (int i = 0; i < 10; i++)
             usleep(100 * 1000);
@@ -1161,6 +1177,51 @@ static int log_append(struct instance *in, uint64_t seq, long records, const cha
     logm(LOG_DEBUG, "[input:%s:%s] append during collect #%" PRIu64 ": %zu records, "
          "%zu bytes", g.plugin_name, ins_display(in), seq, nrec, buf_size);
     return 0;
+}
+
+/* flb_input_set_collector_event() (src/flb_input.c, 3.2 to 5.1.1) for a
+ * threaded input: a collector on fd, started with the instance's others
+ * once Init returns, called on the instance's thread whenever fd is
+ * readable (level-triggered, as mk_event's epoll: a callback that does not
+ * read fd is called again at once). Returns the collector's ID. config may
+ * be NULL: a threaded input's collector does not read it. */
+int flb_input_set_collector_event(struct instance *in,
+                                  int (*cb)(void *, void *, void *),
+                                  int fd, void *config)
+{
+    (void) config;
+    if (!pthread_equal(pthread_self(), in->tid))
+        fail_instance(in, "flb_input_set_collector_event called from a thread that "
+                      "is not the instance's");
+    if (in->nevents == (int) (sizeof(in->events) / sizeof(in->events[0])))
+        return -1;
+    in->events[in->nevents] = (struct event_collector) { .fd = fd, .running = true, .cb = cb };
+    logm(LOG_DEBUG, "[input:%s:%s] event collector %d on fd %d", g.plugin_name,
+         ins_display(in), in->nevents, fd);
+    return in->nevents++;
+}
+
+/* flb_input_collector_pause()/resume() of a plugin's own collector: it is
+ * not polled while paused. Fluent Bit's run on the instance's thread (its
+ * event loop is not shared); so must these. */
+static int collector_set(int id, struct instance *in, bool running, const char *fn)
+{
+    if (!pthread_equal(pthread_self(), in->tid))
+        fail_instance(in, "%s called from a thread that is not the instance's", fn);
+    if (id < 0 || id >= in->nevents)
+        return -1;
+    in->events[id].running = running;
+    return 0;
+}
+
+int flb_input_collector_pause(int id, struct instance *in)
+{
+    return collector_set(id, in, false, "flb_input_collector_pause");
+}
+
+int flb_input_collector_resume(int id, struct instance *in)
+{
+    return collector_set(id, in, true, "flb_input_collector_resume");
 }
 
 /* flb_proxy_input_cb_collect() plus the checks this host exists for. */
@@ -1207,17 +1268,38 @@ static void do_collect(struct instance *in)
              g.plugin_name, ins_display(in));
 }
 
-/* Waits up to timeout_ms (-1: forever) for the next command; 0 if none. */
+/* Waits up to timeout_ms (-1: forever) for the next command, running the
+ * plugin's event collectors whose fd is readable meanwhile; returns the
+ * command, 0 if none came (a collector ran, or the time is up). */
 static char next_cmd(struct instance *in, int timeout_ms)
 {
-    struct pollfd p = { .fd = in->cmd_rd, .events = POLLIN };
+    struct pollfd p[1 + sizeof(in->events) / sizeof(in->events[0])];
+    int ids[sizeof(p) / sizeof(p[0])];
+    int n = 0;
+    p[n++] = (struct pollfd) { .fd = in->cmd_rd, .events = POLLIN };
+    for (int i = 0; i < in->nevents; i++)
+        if (in->events[i].running) {
+            ids[n] = i;
+            p[n++] = (struct pollfd) { .fd = in->events[i].fd, .events = POLLIN };
+        }
     char c;
-    int r = poll(&p, 1, timeout_ms);
+    int r = poll(p, n, timeout_ms);
     if (r < 0 && errno != EINTR) {
         logm(LOG_ERROR, "[host] poll: %s", strerror(errno));
         die(1);
     }
-    return r > 0 && read(in->cmd_rd, &c, 1) == 1 ? c : 0;
+    if (r <= 0)
+        return 0;
+    if (p[0].revents & POLLIN)          /* commands first, as pause and exit */
+        return read(in->cmd_rd, &c, 1) == 1 ? c : 0;
+    for (int k = 1; k < n; k++) {
+        struct event_collector *ec = &in->events[ids[k]];
+        if (!(p[k].revents & (POLLIN | POLLERR | POLLHUP)) || !ec->running)
+            continue;
+        in->event_calls++;
+        ec->cb(in, NULL, in->ctx);
+    }
+    return 0;
 }
 
 static void send_cmd(struct instance *in, char c)
@@ -1248,7 +1330,7 @@ static void check_context(struct instance *in)
         logm(LOG_WARN, "[input:%s:%s] Init wrote %d at context offset 0 (coll_fd); "
              "Fluent Bit overwrites it, remote_context is at offset 8",
              g.plugin_name, ins_display(in), c->coll_fd);
-    c->coll_fd = 0;             /* flb_input_set_collector_time(): id 0 */
+    c->coll_fd = in->nevents;   /* flb_input_set_collector_time(): the next ID */
     logm(LOG_DEBUG, "[input:%s:%s] remote_context after Init: %p", g.plugin_name,
          ins_display(in), c->remote_context);
 }
@@ -1311,18 +1393,18 @@ static void *instance_thread(void *arg)
             if (g.pause)
                 g.pause();
             proxy_collector_set(in, false);
-            paused = true;
+            paused = in->paused = true;
         } else if (c == CMD_SHUTDOWN_PAUSE) {   /* flb_input_pause_all() */
             if (g.pause)
                 g.pause();
             proxy_collector_set(in, false);
-            paused = true;
+            paused = in->paused = true;
         } else if (c == CMD_RESUME && paused) {
             logm(LOG_INFO, "[input] resume %s", ins_display(in));
+            paused = in->paused = false;
             if (g.resume)
                 g.resume();
             proxy_collector_set(in, true);
-            paused = false;
         } else if (c == CMD_EXIT || c == CMD_EXIT_RELOAD) {
             /* flb_proxy_input_cb_exit() */
             logm(LOG_DEBUG, "[input:%s:%s] thread exit instance", g.plugin_name,
