@@ -137,6 +137,10 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.start = time.Now().UnixNano()
+	// The first subscription replays the events since the start: a
+	// container started (and even removed) before it is then read, or
+	// named as lost, never missed in silence.
+	e.eventsSince = e.start
 	if !e.cfg.IncludeSelf {
 		var why string
 		if e.selfID, why = docker.SelfContainerID(); e.selfID != "" {

@@ -268,6 +268,7 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 	t0 := time.Now()
 	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/metrics", port)
 	var first time.Time
+	var nFirst int
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -283,7 +284,7 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 			continue // not listening yet
 		}
 		if n > 0 && first.IsZero() {
-			first = time.Now()
+			first, nFirst = time.Now(), n
 		}
 		if n >= b.cfg.lines {
 			cpu, err := benchkit.CPUTime(h.PID())
@@ -298,9 +299,14 @@ func (b *bench) readFluentBit(ctx context.Context, k int, tail bool) (reading, e
 			if err := h.Stop(30 * time.Second); err != nil {
 				return reading{}, fmt.Errorf("fluent-bit: %v; see %s", err, h.LogPath)
 			}
-			// Metrics refresh once a second: the rate is coarse, the
-			// CPU is not (the process idles once it is done).
-			return reading{rate: float64(n) / last.Sub(t0).Seconds(), cpu: cpu, wall: last.Sub(t0), note: note}, nil
+			// Metrics refresh once a second (-f 1): the rate, from the
+			// first count seen to the last, is coarse; the CPU is not
+			// (the process idles once it is done).
+			rate := float64(n) / last.Sub(t0).Seconds()
+			if d := last.Sub(first).Seconds(); d >= 2 {
+				rate = float64(n-nFirst) / d
+			}
+			return reading{rate: rate, cpu: cpu, wall: last.Sub(t0), note: note}, nil
 		}
 	}
 }

@@ -6,7 +6,8 @@
 // delivering throughout).
 //
 // The containers (loggen, FROM scratch) start first, at -concurrency at a
-// time; then the test host (build/flbhost, Fluent Bit's 1 s collect) runs
+// time; then the test host (build/flbhost: Fluent Bit's 1 s collect and the
+// plugin's own event collector, as in Fluent Bit) runs
 // the plugin on them alone (include_labels) with --collect-time, its
 // records streamed through a FIFO into this program, which keeps only the
 // latencies and per-container counts. Goroutines come from the plugin's
@@ -43,6 +44,7 @@ type config struct {
 	warmup      time.Duration
 	concurrency int
 	host        string
+	fluentBit   string // "": the test host
 	plugin      string
 	dir         string
 	docker      string
@@ -53,6 +55,7 @@ type config struct {
 	perCtrGor   int
 	extraGor    int
 	maxP99      time.Duration
+	maxP50      time.Duration
 	extraPlugin []string // further -p KEY=VALUE
 	pprofDir    string   // save goroutine and heap profiles and /metrics at the end
 }
@@ -74,15 +77,17 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 10*time.Second, "lines stamped before plugin start + warmup are left out of the latency (streams opening)")
 	flag.IntVar(&c.concurrency, "concurrency", 6, "containers started at a time")
 	flag.StringVar(&c.host, "host", "build/flbhost", "test host binary")
+	flag.StringVar(&c.fluentBit, "fluent-bit", "", "run the plugin in this real Fluent Bit (auto: $FLUENT_BIT, ../shared/fluent-bit/v5.1.1, PATH) instead of the test host, to -o null; the latency then comes from the plugin's histogram (bucket bounds) and no container's minutes are checked")
 	flag.StringVar(&c.plugin, "plugin", "build/docker_logs.so", "plugin .so")
 	flag.StringVar(&c.dir, "docker-dir", benchkit.DefaultDir, "dockerd.sh state directory (docker.sock)")
 	flag.StringVar(&c.docker, "docker", "/usr/bin/docker", "docker CLI")
 	flag.StringVar(&c.resultDir, "result-dir", "", "where to write <name>.json for the summary, e.g. build/bench (\"\": nowhere; make bench passes it)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (the host's log)")
-	flag.Int64Var(&c.maxRSS, "goal-rss-mib", 64, "goal: plugin process RSS below this (MiB)")
+	flag.Int64Var(&c.maxRSS, "goal-rss-mib", 48, "goal: plugin process RSS below this (MiB)")
 	flag.IntVar(&c.perCtrGor, "goal-goroutines-per-container", 2, "goal: goroutines <= this x containers + -goal-goroutines-extra")
 	flag.IntVar(&c.extraGor, "goal-goroutines-extra", 50, "see -goal-goroutines-per-container")
-	flag.DurationVar(&c.maxP99, "goal-p99", 1200*time.Millisecond, "goal: p99 latency at most this")
+	flag.DurationVar(&c.maxP99, "goal-p99", 50*time.Millisecond, "goal: p99 latency at most this")
+	flag.DurationVar(&c.maxP50, "goal-p50", 20*time.Millisecond, "goal: p50 latency at most this")
 	flag.Var(&extra, "p", "extra plugin property KEY=VALUE (repeatable)")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "before stopping the plugin, save its goroutine and heap profiles and /metrics here (turns on status_pprof)")
 	flag.Parse()
@@ -92,6 +97,11 @@ func main() {
 		prog.Fatalf("need -containers >= 1, -rate > 0, -size >= 19, -duration >= 10s, -sample >= 1s, -concurrency >= 1")
 	}
 	prog.Built(&c.host, &c.plugin)
+	if c.fluentBit != "" {
+		if c.fluentBit = prog.FluentBit(c.fluentBit); c.fluentBit == "" {
+			prog.Fatalf("-fluent-bit auto: no Fluent Bit found")
+		}
+	}
 	docker := benchkit.NewDocker(c.docker, c.dir)
 	b := &bench{cfg: c, docker: docker, label: benchkit.RunLabel(c.name)}
 	prog.Main(b.run, b.cleanup)

@@ -59,13 +59,12 @@ func (p Prog) Main(run func(context.Context) error, cleanup func()) {
 	}
 }
 
-// FluentBit resolves a -fluent-bit flag: "auto" is fluent-bit on PATH ("" if
-// there is none), "off" is "", anything else a binary that must exist.
+// FluentBit resolves a -fluent-bit flag: "auto" is FindFluentBit's ("" if
+// none), "off" is "", anything else a binary that must exist.
 func (p Prog) FluentBit(flag string) string {
 	switch flag {
 	case "auto":
-		bin, _ := exec.LookPath("fluent-bit")
-		return bin
+		return FindFluentBit()
 	case "off":
 		return ""
 	}
@@ -94,4 +93,20 @@ func (p Prog) Cleanup(d Docker, label, work string, keep bool) {
 	default:
 		os.RemoveAll(work)
 	}
+}
+
+// FindFluentBit is the real Fluent Bit the benchmarks run (from the
+// repository's root, as make runs them): $FLUENT_BIT, else the 5.1.1
+// build in ../shared/fluent-bit, else fluent-bit on PATH; "" if none.
+func FindFluentBit() string {
+	if bin := os.Getenv("FLUENT_BIT"); bin != "" {
+		return bin
+	}
+	if bin, err := filepath.Abs("../shared/fluent-bit/v5.1.1/fluent-bit"); err == nil {
+		if _, err := os.Stat(bin); err == nil {
+			return bin
+		}
+	}
+	bin, _ := exec.LookPath("fluent-bit")
+	return bin
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,4 +243,70 @@ func ReadHealth(addr string) (Health, bool) {
 		out.Restarts += t.Restarts
 	}
 	return out, true
+}
+
+// Histogram is a Prometheus histogram read from a /metrics page: its
+// buckets' upper bounds (seconds, +Inf last) and cumulative counts.
+type Histogram struct {
+	Bounds []float64
+	Cum    []float64
+}
+
+// Count is the observations in h.
+func (h Histogram) Count() float64 {
+	if len(h.Cum) == 0 {
+		return 0
+	}
+	return h.Cum[len(h.Cum)-1]
+}
+
+// Minus is what h observed since the earlier snapshot old (same buckets).
+func (h Histogram) Minus(old Histogram) Histogram {
+	d := Histogram{Bounds: h.Bounds, Cum: slices.Clone(h.Cum)}
+	for i := range d.Cum {
+		if i < len(old.Cum) {
+			d.Cum[i] -= old.Cum[i]
+		}
+	}
+	return d
+}
+
+// Quantile is the upper bound of the bucket holding the q-quantile: the
+// value is at most that.
+func (h Histogram) Quantile(q float64) float64 {
+	n := h.Count()
+	for i, c := range h.Cum {
+		if n > 0 && c >= q*n {
+			return h.Bounds[i]
+		}
+	}
+	return math.Inf(1)
+}
+
+// MetricsHistogram reads the histogram name from the plugin's status
+// endpoint at addr.
+func MetricsHistogram(addr, name string) (Histogram, bool) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return Histogram{}, false
+	}
+	defer resp.Body.Close()
+	var h Histogram
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	prefix := name + `_bucket{le="`
+	for sc.Scan() {
+		le, rest, ok := strings.Cut(strings.TrimPrefix(sc.Text(), prefix), `"} `)
+		if !ok || !strings.HasPrefix(sc.Text(), prefix) {
+			continue
+		}
+		b, err1 := strconv.ParseFloat(le, 64)
+		v, err2 := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err1 != nil || err2 != nil {
+			return Histogram{}, false
+		}
+		h.Bounds, h.Cum = append(h.Bounds, b), append(h.Cum, v)
+	}
+	return h, len(h.Bounds) > 0
 }
