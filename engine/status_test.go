@@ -123,7 +123,7 @@ func TestStatusEndpoint(t *testing.T) {
 		"docker_logs_delivery_latency_seconds": 47,
 		"docker_logs_containers":               2,
 		"docker_logs_daemon_up":                1,
-		"docker_logs_buffer_max_bytes":         32e6,
+		"docker_logs_buffer_max_bytes":         4e6,
 	} {
 		if got := sumOf(fams, name, in); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
