@@ -9,6 +9,8 @@ import (
 	"hash/fnv"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +58,8 @@ type Engine struct {
 	// unreachable holds back the repeats of "cannot reach the daemon".
 	unreachable repeatLimiter
 	stopped     bool
+	// inotifyWarned: the inotify instance limit was said (checkInotifyLocked).
+	inotifyWarned bool
 	// eventsSince is the time of the last event seen, to replay from when
 	// the events stream is reopened.
 	eventsSince int64
@@ -570,6 +574,33 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	}
 }
 
+// inotifyInstances is where the kernel's per-user limit of inotify
+// instances is read (a variable for the tests).
+var inotifyInstances = "/proc/sys/fs/inotify/max_user_instances"
+
+// checkInotifyLocked warns once when this instance follows more
+// containers through the API of a local daemon than the kernel lets one
+// user have inotify instances: dockerd (20.10 to 28) watches each followed
+// json-file log with an instance of its own, and past the limit it polls
+// the file every 200 ms instead, so lines reach the plugin up to 200 ms
+// late (BENCHMARKS.md, P4: 500 containers, p99 199 ms at the default 128,
+// 4 ms past it, for any reader of the API).
+func (e *Engine) checkInotifyLocked() {
+	if e.inotifyWarned || e.cfg.Source != conf.SourceAPI || !strings.HasPrefix(e.cfg.DockerHost, "unix://") {
+		return
+	}
+	b, err := os.ReadFile(inotifyInstances)
+	if err != nil {
+		return
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || len(e.monitors) <= limit {
+		return
+	}
+	e.inotifyWarned = true
+	e.log.Warnf("following %d containers through the API, more than fs.inotify.max_user_instances (%d): dockerd then polls the logs of the others every 200 ms, and their lines arrive up to 200 ms late; raise it (sysctl -w fs.inotify.max_user_instances=8192) on the daemon's host", len(e.monitors), limit)
+}
+
 // ensureMonitorLocked returns the container's monitor, started if need be,
 // or nil for a container of another shard. hint is what is known of the
 // container until its monitor inspects it.
@@ -582,6 +613,7 @@ func (e *Engine) ensureMonitorLocked(id string, hint docker.Container) *monitor 
 	}
 	m := newMonitor(e, id, hint)
 	e.monitors[id] = m
+	e.checkInotifyLocked()
 	e.sup.start("monitor "+shortID(id), func(ctx context.Context, t *task) error {
 		err := m.run(ctx, t)
 		// Only a monitor whose container is gone leaves the map. A panic

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -699,5 +700,31 @@ func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "Fluent Bit refused"); n != 1 || !strings.Contains(out.String(), "takes records again") {
 		t.Fatalf("%d refusal warnings, want 1, and the end said:\n%s", n, out.String())
+	}
+}
+
+// Following more containers through a local daemon's API than the kernel
+// allows inotify instances is warned once: dockerd then polls their logs
+// every 200 ms.
+func TestEngineWarnsInotifyLimit(t *testing.T) {
+	defer func(p string) { inotifyInstances = p }(inotifyInstances)
+	inotifyInstances = filepath.Join(t.TempDir(), "max_user_instances")
+	if err := os.WriteFile(inotifyInstances, []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	api := newFakeAPI()
+	e, out := startEngineLog(t, api, "read_from_head", "true")
+	for _, id := range []string{"c1", "c2", "c3", "c4"} {
+		api.run(id, id)
+	}
+	waitUntil(t, "four monitors", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.monitors) == 4
+	})
+	const warning = "more than fs.inotify.max_user_instances (2)"
+	waitUntil(t, "the warning", func() bool { return strings.Contains(out.String(), warning) })
+	if n := strings.Count(out.String(), warning); n != 1 {
+		t.Fatalf("warned %d times", n)
 	}
 }

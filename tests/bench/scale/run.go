@@ -399,6 +399,7 @@ func (b *bench) report() error {
 	if c.fluentBit != "" {
 		settings = fmt.Sprintf("%s -e docker_logs.so -o null; -p include_labels=%s=<run>, defaults otherwise", c.fluentBit, benchkit.Label)
 	}
+	settings += "; fs.inotify.max_user_instances " + benchkit.InotifyInstances()
 	if len(c.extraPlugin) > 0 {
 		settings += "; -p " + strings.Join(c.extraPlugin, " -p ")
 	}

@@ -35,3 +35,14 @@ func DescribeMachine() Machine {
 	}
 	return m
 }
+
+// InotifyInstances is fs.inotify.max_user_instances: dockerd follows each
+// json-file log with an inotify instance of its own, and past this many it
+// polls the log every 200 ms instead (latency, BENCHMARKS.md P4).
+func InotifyInstances() string {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
