@@ -21,6 +21,10 @@
 #   make bench-rotation  P3 dockerd CPU per stream reopen, since alone vs since+tail
 #   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
 #   make bench-scale     P4 500 containers: RSS, goroutines, CPU, latency
+#   make bench-scale-fb  the same in real Fluent Bit (the plugin's histogram)
+#   make bench-idle      idle CPU of 50 quiet containers in real Fluent Bit
+#   make bench-outage    an output outage in real Fluent Bit: peak RSS, every
+#                        line, against tail (mem_buf_limit 2M)
 #   make bench-pause     P5 paused a minute under load: peak RSS vs buffer_max_size
 #   make bench-crash     lines lost or repeated when real Fluent Bit is SIGKILLed,
 #                        per db.commit_delay (needs fluent-bit; not in make bench)
@@ -49,7 +53,7 @@ GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_tes
 FUZZTIME ?= 60000x
 
 .PHONY: all test unit race fuzz integration run dist bench bench-go bench-rotation bench-shards \
-	bench-ingest bench-source bench-scale bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
+	bench-ingest bench-source bench-scale bench-scale-fb bench-idle bench-outage bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
 
 all: $(SO) $(HOST) $(HOST_NOAPPEND)
 
@@ -104,7 +108,7 @@ dist:
 # and leaves its rows in $(BENCH_DIR); bench-summary prints them as one table.
 BENCH_DIR ?= build/bench
 
-bench: bench-results bench-go bench-ingest bench-source bench-rotation bench-shards bench-scale bench-pause
+bench: bench-results bench-go bench-ingest bench-source bench-rotation bench-shards bench-scale bench-scale-fb bench-idle bench-pause bench-outage
 	@$(MAKE) --no-print-directory bench-summary
 
 # A fresh start: the summary shows only what this run measured.
@@ -143,7 +147,23 @@ BENCH_SCALE_ARGS ?= -containers 500 -rate 5 -duration 2m -sample 10s
 bench-scale: all bench-daemon
 	$(GO) run ./tests/bench/scale -result-dir $(BENCH_DIR) $(BENCH_SCALE_ARGS)
 
-BENCH_PAUSE_ARGS ?= -buffers 8M,32M -pause 60s
+# The same load in real Fluent Bit (../shared/fluent-bit/v5.1.1, else
+# fluent-bit on PATH; fails without one): its RSS, the plugin's latency.
+BENCH_SCALE_FB_ARGS ?= -containers 500 -rate 5 -duration 2m -sample 10s
+bench-scale-fb: all bench-daemon
+	$(GO) run ./tests/bench/scale -name scale-fb -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_SCALE_FB_ARGS)
+
+# 50 quiet containers in real Fluent Bit: idle CPU, per source.
+BENCH_IDLE_ARGS ?= -containers 50 -rate 0.001 -duration 1m -sample 10s -goal-cpu 0.5
+bench-idle: all bench-daemon
+	$(GO) run ./tests/bench/scale -name idle -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_IDLE_ARGS)
+
+# An output outage in real Fluent Bit (mem_buf_limit 2M): peak RSS and
+# every line, against tail; prints its own table (not in the summary).
+bench-outage: all bench-daemon
+	bash tests/bench/outage.sh
+
+BENCH_PAUSE_ARGS ?= -buffers 4M,32M -pause 60s
 bench-pause: all bench-daemon
 	$(GO) run ./tests/bench/pause -result-dir $(BENCH_DIR) $(BENCH_PAUSE_ARGS)
 

@@ -56,6 +56,7 @@ type config struct {
 	extraGor    int
 	maxP99      time.Duration
 	maxP50      time.Duration
+	maxCPU      float64 // % of a core; 0: no goal
 	extraPlugin []string // further -p KEY=VALUE
 	pprofDir    string   // save goroutine and heap profiles and /metrics at the end
 }
@@ -68,7 +69,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 func main() {
 	var c config
 	var extra multi
-	flag.StringVar(&c.name, "name", "scale", "name of the result (scale: P4; long: the long test)")
+	flag.StringVar(&c.name, "name", "scale", "name of the result (scale...: P4; long: the long test, every container checked each minute; idle)")
 	flag.IntVar(&c.containers, "containers", 500, "logging containers")
 	flag.Float64Var(&c.rate, "rate", 5, "lines per second per container")
 	flag.IntVar(&c.size, "size", 100, "bytes per line (loggen -size)")
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&c.extraGor, "goal-goroutines-extra", 50, "see -goal-goroutines-per-container")
 	flag.DurationVar(&c.maxP99, "goal-p99", 50*time.Millisecond, "goal: p99 latency at most this")
 	flag.DurationVar(&c.maxP50, "goal-p50", 20*time.Millisecond, "goal: p50 latency at most this")
+	flag.Float64Var(&c.maxCPU, "goal-cpu", 0, "goal: mean CPU at most this % of a core (0: none)")
 	flag.Var(&extra, "p", "extra plugin property KEY=VALUE (repeatable)")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "before stopping the plugin, save its goroutine and heap profiles and /metrics here (turns on status_pprof)")
 	flag.Parse()

@@ -295,14 +295,20 @@ func MetricsHistogram(addr, name string) (Histogram, bool) {
 	var h Histogram
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	prefix := name + `_bucket{le="`
+	prefix := name + "_bucket{"
 	for sc.Scan() {
-		le, rest, ok := strings.Cut(strings.TrimPrefix(sc.Text(), prefix), `"} `)
-		if !ok || !strings.HasPrefix(sc.Text(), prefix) {
+		labels, ok := strings.CutPrefix(sc.Text(), prefix)
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(labels, "} ")
+		_, le, ok2 := strings.Cut(labels, `le="`)
+		le, _, ok3 := strings.Cut(le, `"`)
+		if !ok || !ok2 || !ok3 {
 			continue
 		}
 		b, err1 := strconv.ParseFloat(le, 64)
-		v, err2 := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		v, err2 := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err1 != nil || err2 != nil {
 			return Histogram{}, false
 		}
