@@ -106,7 +106,7 @@ func (e *Engine) deliver(budget int, appendPiece func(tag string, recs []byte, r
 // fire wakes (an eventfd's write): from now on records wake it as they are
 // buffered (waker), and the 1 s collect only catches what it left.
 func (e *Engine) UseEvents(fire func()) {
-	w := newWaker(fire, e.pieceMax(), e.log)
+	w := newWaker(fire, int(e.cfg.BufferMaxSize), e.log)
 	e.waker.Store(w)
 	e.buf.waker.Store(w)
 	e.log.Infof("records are appended as they are read (an event collector of the plugin's own), at most %s after the first one waiting", wakeDelay)

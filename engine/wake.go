@@ -13,9 +13,11 @@ import (
 
 // wakeDelay is how long the oldest unsent record may wait for others to
 // join it before Fluent Bit is woken: one wake carries every record read
-// meanwhile, so a trickle of lines over many containers does not wake
-// Fluent Bit once per line (BENCHMARKS.md, L1). A piece's worth (64 KiB)
-// wakes it at once.
+// meanwhile, so neither a trickle of lines over many containers nor a
+// backlog wakes Fluent Bit once per line or per piece (a wake costs its
+// thread ~50 us here; on a backlog, waking at each 64 KiB cost 0.45 CPU s
+// a million lines more: BENCHMARKS.md, P2). Only a buffer filling faster
+// than that (half of it, or deliverMax) wakes it at once.
 var wakeDelay = 5 * time.Millisecond
 
 // deliverMax bounds what one woken delivery appends (16 pieces of 64 KiB):
@@ -23,14 +25,15 @@ var wakeDelay = 5 * time.Millisecond
 // callback, so a long one would delay them. More waiting wakes it again.
 const deliverMax = 1 << 20
 
-// waker wakes the event collector: at once when a piece's worth is
-// buffered, else wakeDelay after the first record that no wake covers.
+// waker wakes the event collector: at once when deliverMax, or half the
+// buffer, is held, else wakeDelay after the first record that no wake
+// covers.
 // At most one wake is pending: fire is called again only after the woken
 // callback has begun (taken).
 type waker struct {
 	fire   func() // writes the collector's eventfd
 	log    *Logger
-	piece  int // bytes that wake at once
+	held   int // bytes that wake at once
 	fired  atomic.Bool
 	armed  atomic.Bool
 	timer  *time.Timer
@@ -38,8 +41,8 @@ type waker struct {
 	closed atomic.Bool
 }
 
-func newWaker(fire func(), piece int, log *Logger) *waker {
-	w := &waker{fire: fire, piece: piece, log: log}
+func newWaker(fire func(), bufferMax int, log *Logger) *waker {
+	w := &waker{fire: fire, held: min(deliverMax, bufferMax/2), log: log}
 	w.timer = time.AfterFunc(time.Hour, w.onTimer)
 	w.timer.Stop()
 	return w
@@ -50,7 +53,7 @@ func (w *waker) put(held int) {
 	if w.fired.Load() {
 		return // the coming delivery takes it
 	}
-	if held >= w.piece {
+	if held >= w.held {
 		w.wake()
 		return
 	}

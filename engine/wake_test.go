@@ -104,17 +104,17 @@ func TestWokenDeliveryCarriesEveryLine(t *testing.T) {
 	}
 }
 
-// A piece's worth of records wakes the collector at once, whatever the
-// delay for a trickle.
-func TestPieceWorthWakesAtOnce(t *testing.T) {
+// Half the buffer held wakes the collector at once, whatever the delay
+// for a trickle: the buffer must not fill before a wake.
+func TestHalfBufferWakesAtOnce(t *testing.T) {
 	defer func(d time.Duration) { wakeDelay = d }(wakeDelay)
 	wakeDelay = time.Hour
 	api := newFakeAPI()
-	e, _ := startEngineLog(t, api, "read_from_head", "true")
+	e, _ := startEngineLog(t, api, "read_from_head", "true", "buffer_max_size", "256K", "chunk_max_size", "64K")
 	it := newInstanceThread(t, e)
 	api.run("c1", "web")
 	long := strings.Repeat("x", 500)
-	for i := 1; i <= 200; i++ { // ~100 KB of records
+	for i := 1; i <= 400; i++ { // ~230 KB of records
 		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
 	}
 	select {
@@ -122,8 +122,8 @@ func TestPieceWorthWakesAtOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no wake with %d bytes buffered", e.buf.Len())
 	}
-	if n := e.buf.Len(); n < appendPieceMax {
-		t.Fatalf("woken with %d bytes buffered, under a piece (%d)", n, appendPieceMax)
+	if n := e.buf.Len(); n < 128000 {
+		t.Fatalf("woken with %d bytes buffered, under half the buffer", n)
 	}
 }
 
