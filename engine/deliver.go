@@ -58,20 +58,35 @@ func (e *Engine) Deliver(appendPiece func(tag string, recs []byte, records int) 
 }
 
 // DeliverWoken is the event collector's delivery, run when the engine
-// woke it (UseEvents): like Deliver, but of at most deliverMax bytes, and
-// nothing while the input is paused (Resume wakes it again). Whatever is
-// left wakes it again at once.
+// woke it (UseEvents): like Deliver, but of at most deliverMax bytes, of
+// what the ramp after a resume allows (ramp.go), and nothing while the
+// input is paused (Resume wakes it again). Whatever is left wakes it again:
+// at once, or when the ramp allows more.
 func (e *Engine) DeliverWoken(appendPiece func(tag string, recs []byte, records int) bool) {
 	w := e.waker.Load()
 	if w == nil || e.isPaused() {
 		return
 	}
 	w.taken()
-	if !e.deliver(min(e.buf.Len(), deliverMax), appendPiece) {
+	now := time.Now()
+	budget := min(e.buf.Len(), deliverMax)
+	allowed, later := e.ramp.allow(now)
+	if allowed < budget {
+		if budget = allowed; budget == 0 {
+			w.wakeIn(later.Sub(now))
+			return
+		}
+	}
+	if !e.deliver(budget, appendPiece) {
 		return // refused: Fluent Bit's ring is full; the next put or collect retries
 	}
+	e.ramp.took(e.delivered)
 	if e.buf.Len() > 0 {
-		w.wake()
+		if allowed, later := e.ramp.allow(now); allowed == 0 {
+			w.wakeIn(later.Sub(now))
+		} else {
+			w.wake()
+		}
 	}
 }
 
@@ -79,6 +94,7 @@ func (e *Engine) DeliverWoken(appendPiece func(tag string, recs []byte, records 
 // piece left first); false when Fluent Bit refused a piece.
 func (e *Engine) deliver(budget int, appendPiece func(tag string, recs []byte, records int) bool) bool {
 	now := time.Now()
+	e.delivered = 0
 	if e.retry && !e.appendPieces(appendPiece, now) {
 		return false
 	}
@@ -135,6 +151,7 @@ func (e *Engine) appendPieces(appendPiece func(string, []byte, int) bool, now ti
 			return false
 		}
 		e.appended(e.inflight[startMark:p.marks], now)
+		e.delivered += p.end - start
 		start, startMark = p.end, p.marks
 	}
 	e.retry = false

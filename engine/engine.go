@@ -88,8 +88,12 @@ type Engine struct {
 	// the collect buffer; refusedSince is when its refusals began.
 	direct       atomic.Bool
 	refusedSince time.Time
-	// waker wakes the host's event collector (nil: the 1 s collect only).
-	waker atomic.Pointer[waker]
+	// waker wakes the host's event collector (nil: the 1 s collect only);
+	// ramp bounds its appends after a resume; delivered is what the last
+	// deliver appended.
+	waker     atomic.Pointer[waker]
+	ramp      ramp
+	delivered int
 	// pieces cut out (and inflight) by tag; those from next on are not
 	// appended yet. The rest is splitByTag's reused scratch.
 	pieces                  []piece
@@ -281,9 +285,12 @@ func (e *Engine) Resume() {
 	if e.pos != nil {
 		e.pos.hold(false)
 	}
-	if w := e.waker.Load(); w != nil && e.buf.Len() > 0 {
-		w.taken() // the wake the pause swallowed
-		w.wake()
+	if w := e.waker.Load(); w != nil {
+		e.ramp.begin(time.Now())
+		if e.buf.Len() > 0 {
+			w.taken() // the wake the pause swallowed
+			w.wake()
+		}
 	}
 }
 

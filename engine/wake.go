@@ -57,8 +57,13 @@ func (w *waker) put(held int) {
 		w.wake()
 		return
 	}
+	w.wakeIn(wakeDelay)
+}
+
+// wakeIn wakes the collector after d, unless a wake is under way.
+func (w *waker) wakeIn(d time.Duration) {
 	if w.armed.CompareAndSwap(false, true) {
-		w.timer.Reset(wakeDelay)
+		w.timer.Reset(d)
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,6 +179,62 @@ func TestWokenDeliveryIsBounded(t *testing.T) {
 	if len(got) != lines {
 		t.Fatalf("%d records for %d lines", len(got), lines)
 	}
+	for i, r := range got {
+		if want := fmt.Sprintf("line %d ", i+1); !strings.HasPrefix(r.Fields["log"].(string), want) {
+			t.Fatalf("record %d is %.20q, want %q...", i, r.Fields["log"], want)
+		}
+	}
+}
+
+// After a resume the appends ramp up: the first window allows rampStart
+// (and the piece that crosses it), each later one twice the last, up to
+// no limit.
+func TestRampAfterResume(t *testing.T) {
+	var r ramp
+	t0 := time.Unix(1000, 0)
+	if n, _ := r.allow(t0); n != math.MaxInt {
+		t.Fatalf("no ramp allows %d", n)
+	}
+	r.begin(t0)
+	if n, _ := r.allow(t0); n != rampStart {
+		t.Fatalf("first window allows %d, want %d", n, rampStart)
+	}
+	r.took(rampStart)
+	if n, at := r.allow(t0.Add(time.Millisecond)); n != 0 || !at.Equal(t0.Add(rampWindow)) {
+		t.Fatalf("a spent window allows %d, more at %v", n, at)
+	}
+	if n, _ := r.allow(t0.Add(rampWindow)); n != 2*rampStart {
+		t.Fatalf("second window allows %d, want %d", n, 2*rampStart)
+	}
+	if n, _ := r.allow(t0.Add(20 * rampWindow)); n != math.MaxInt {
+		t.Fatalf("a ramp long past allows %d", n)
+	}
+}
+
+// A woken delivery right after a resume appends no more than the ramp's
+// first window; the rest follows in later windows, every line once.
+func TestWokenDeliveryRampsAfterResume(t *testing.T) {
+	api := newFakeAPI()
+	e, _ := startEngineLog(t, api, "read_from_head", "true")
+	it := newInstanceThread(t, e)
+	api.run("c1", "web")
+	long := strings.Repeat("x", 1000)
+	const lines = 2500 // ~3 MB of records
+	for i := 1; i <= lines; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
+	}
+	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == lines })
+	<-it.wakes
+	e.Pause()
+	it.deliver() // paused: nothing
+	e.Resume()
+	<-it.wakes
+	it.deliver()
+	if n := it.bytes.Load(); n > rampStart+appendPieceMax || n == 0 {
+		t.Fatalf("the first delivery after a resume appended %d bytes (ramp %d)", n, rampStart)
+	}
+	it.run()
+	got := it.collect(lines)
 	for i, r := range got {
 		if want := fmt.Sprintf("line %d ", i+1); !strings.HasPrefix(r.Fields["log"].(string), want) {
 			t.Fatalf("record %d is %.20q, want %q...", i, r.Fields["log"], want)

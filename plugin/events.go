@@ -72,7 +72,7 @@ func dlEventCollect(ins, config, inContext unsafe.Pointer) (ret C.int) {
 // pause of a Go input stops only the proxy's timer, and appends made while
 // the input is paused fill its ring buffer, each then blocking the thread.
 func setCollector(token uintptr, running bool) {
-	if h := hostFor(token); h != nil && h.efd > 0 {
+	if h := hostFor(token); h != nil && h.efd >= 0 {
 		C.dl_collector_set(C.int(h.collector), h.ins, cbool(running))
 	}
 }
@@ -81,7 +81,7 @@ func hostByIns(ins unsafe.Pointer) (uintptr, *hostInstance) {
 	hosts.Lock()
 	defer hosts.Unlock()
 	for token, h := range hosts.byToken {
-		if h.ins == ins && h.efd > 0 {
+		if h.ins == ins && h.efd >= 0 {
 			return token, h
 		}
 	}

@@ -39,7 +39,7 @@ type hostInstance struct {
 	// (the >= 4.1 layout; nil otherwise), to aim the proxy at it.
 	self, context unsafe.Pointer
 	// efd wakes the instance's event collector (events.go), whose ID is
-	// collector; 0 without one.
+	// collector; -1 without one.
 	efd, collector int
 	// published is when the metrics were last set in Fluent Bit; only
 	// the instance's thread touches it.
@@ -83,7 +83,7 @@ func initInstance(plugin unsafe.Pointer) (uintptr, error) {
 	if !h.HasCtx {
 		token = 0 // what the plain callbacks pass
 	}
-	hi := &hostInstance{}
+	hi := &hostInstance{efd: -1}
 	if h.HasCtx {
 		hi.self, hi.context = ins, C.dl_context(plugin)
 	}
@@ -265,7 +265,7 @@ func forgetHosts() {
 	defer hosts.Unlock()
 	for _, h := range hosts.byToken {
 		C.free(unsafe.Pointer(h.label))
-		if h.efd > 0 {
+		if h.efd >= 0 {
 			retireEventfd(h.efd)
 		}
 	}
