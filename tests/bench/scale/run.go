@@ -369,8 +369,10 @@ func (b *bench) report() error {
 		maxRSS = max(maxRSS, s.mem.RSS)
 		maxHWM = max(maxHWM, s.mem.HWM)
 		maxGor = max(maxGor, s.goroutines)
-		cpuSum += s.cpuPct
-		n++
+		if s.at >= c.warmup+c.sample/2 || len(b.samples) == 1 { // start-up left out
+			cpuSum += s.cpuPct
+			n++
+		}
 	}
 	cpuAvg := cpuSum / float64(max(n, 1))
 	expectRate := float64(c.containers) * c.rate
@@ -470,7 +472,7 @@ func (b *bench) report() error {
 
 // cpuRow is the CPU figure, with a goal when maxCPU (% of a core) is set.
 func cpuRow(id, what string, avg, maxCPU float64, settings string) benchkit.Row {
-	r := benchkit.Row{ID: id, What: what + ": CPU", Value: fmt.Sprintf("%.2f%% of a core (mean of samples)", avg), Verdict: "info", Settings: settings}
+	r := benchkit.Row{ID: id, What: what + ": CPU", Value: fmt.Sprintf("%.2f%% of a core (mean of the samples after the warm-up)", avg), Verdict: "info", Settings: settings}
 	if maxCPU > 0 {
 		r.Goal, r.Verdict = fmt.Sprintf("<= %g%% of a core", maxCPU), benchkit.Verdict(avg <= maxCPU)
 	}
