@@ -392,7 +392,16 @@ func TestShortLivedRemovedContainersUnderLoad(t *testing.T) {
 	}
 	var logOut syncBuffer
 	r := runEngineOn(t, d.Host(), &logOut)
-	time.Sleep(time.Second)
+	// Subscribed to events (a container started before is replayed from
+	// the engine's start anyway; one removed before it subscribes would be
+	// named as lost, and the test would fail on its lines).
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(logOut.String(), "connected to docker") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine never connected:\n%s", logOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	var ids []string
 	for i := 0; i < 20; i++ {
 		id, err := d.Run(dockertest.Run{Name: fmt.Sprintf("rm-%d%s", i, suffix()), Options: []string{"--rm"}, Args: []string{"-n", "50"}})

@@ -60,9 +60,12 @@ const DefaultDir = "/tmp/docker_logs-dockerd"
 // CommandTimeout bounds each docker CLI call made through a Daemon.
 var CommandTimeout = 2 * time.Minute
 
-// Required reports whether a daemon is mandatory (env CI=true): callers fail
-// instead of skipping when Setup returns an error.
-func Required() bool { return os.Getenv("CI") == "true" }
+// Required reports whether a daemon is mandatory (env CI true, 1, TRUE...):
+// callers fail instead of skipping when Setup returns an error.
+func Required() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
 
 // Config selects the daemon that SetupConfig uses.
 type Config struct {
