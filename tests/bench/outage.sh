@@ -52,7 +52,7 @@ port_plugin=$(free_port) port_tail=$(free_port)
 plugin=$!
 pids+=("$plugin")
 "$FB" -R "$W/parsers.conf" -i tail -p path="$DIR/data/containers/*/*-json.log" -p parser=docker -p read_from_head=true \
-	-p refresh_interval=1 -p mem_buf_limit=2M -p db="$W/tail.db" \
+	-p refresh_interval=1 -p mem_buf_limit=2M \
 	-o forward -p host=127.0.0.1 -p port="$port_tail" -p retry_limit=no_limits -m '*' -f 1 >"$W/tail.log" 2>&1 &
 tail_=$!
 pids+=("$tail_")
