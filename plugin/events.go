@@ -47,11 +47,16 @@ func useEvents(hi *hostInstance, ins unsafe.Pointer, e *engine.Engine) {
 //export dlEventCollect
 func dlEventCollect(ins, config, inContext unsafe.Pointer) (ret C.int) {
 	defer recoverTo(nil, 0, "event collect")
+	var n [8]byte
 	token, h := hostByIns(ins)
 	if h == nil {
+		// Exited (another instance's Exit stops them all) but still
+		// polled until its own exit: drain it, or it fires on and on.
+		if fd, ok := retiredEventfd(ins); ok {
+			unix.Read(fd, n[:])
+		}
 		return 0
 	}
-	var n [8]byte
 	unix.Read(h.efd, n[:]) // level-triggered: read, or Fluent Bit calls again at once
 	e := instances.Lookup(token)
 	if e == nil {
@@ -93,20 +98,38 @@ func hostByIns(ins unsafe.Pointer) (uintptr, *hostInstance) {
 // Unregister, once it has, so that no new file takes the number first.
 var stoppedEventfds struct {
 	sync.Mutex
-	fds []int
+	list []retired
 }
 
-func retireEventfd(fd int) {
+type retired struct {
+	ins unsafe.Pointer
+	fd  int
+}
+
+func retireEventfd(ins unsafe.Pointer, fd int) {
 	stoppedEventfds.Lock()
-	stoppedEventfds.fds = append(stoppedEventfds.fds, fd)
-	stoppedEventfds.Unlock()
+	defer stoppedEventfds.Unlock()
+	stoppedEventfds.list = append(stoppedEventfds.list, retired{ins, fd})
+}
+
+// retiredEventfd is the eventfd ins had, its last if an instance of a
+// later generation took the same address.
+func retiredEventfd(ins unsafe.Pointer) (int, bool) {
+	stoppedEventfds.Lock()
+	defer stoppedEventfds.Unlock()
+	for i := len(stoppedEventfds.list) - 1; i >= 0; i-- {
+		if r := stoppedEventfds.list[i]; r.ins == ins {
+			return r.fd, true
+		}
+	}
+	return 0, false
 }
 
 func closeRetiredEventfds() {
 	stoppedEventfds.Lock()
 	defer stoppedEventfds.Unlock()
-	for _, fd := range stoppedEventfds.fds {
-		unix.Close(fd)
+	for _, r := range stoppedEventfds.list {
+		unix.Close(r.fd)
 	}
-	stoppedEventfds.fds = nil
+	stoppedEventfds.list = nil
 }

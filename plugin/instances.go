@@ -266,7 +266,7 @@ func forgetHosts() {
 	for _, h := range hosts.byToken {
 		C.free(unsafe.Pointer(h.label))
 		if h.efd >= 0 {
-			retireEventfd(h.efd)
+			retireEventfd(h.ins, h.efd)
 		}
 	}
 	hosts.byToken, hosts.threads = nil, nil
