@@ -1,7 +1,7 @@
 # docker_logs: a Fluent Bit input plugin for Docker container logs.
 #
 #   make            build build/docker_logs.so and the test host build/flbhost
-#   make test       every test: unit (CGO_ENABLED=0), race, short fuzz runs,
+#   make test       every test: unit (CGO_ENABLED=0, and the cgo shim's), race, short fuzz runs,
 #                   and integration against a private dockerd (installs
 #                   Debian's docker.io when missing)
 #   make run        the main job: the plugin against a Docker daemon, printing
@@ -73,6 +73,7 @@ test: all unit race fuzz integration
 unit:
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./conf/... ./docker/... ./engine/...
+	$(GO) test -count=1 ./plugin/
 
 race:
 	$(GO) test -race -count=1 ./engine/... ./docker/...
