@@ -227,11 +227,15 @@ func TestWokenDeliveryRampsAfterResume(t *testing.T) {
 	<-it.wakes
 	e.Pause()
 	it.deliver() // paused: nothing
+	resumed := time.Now()
 	e.Resume()
 	<-it.wakes
 	it.deliver()
-	if n := it.bytes.Load(); n > rampStart+appendPieceMax || n == 0 {
-		t.Fatalf("the first delivery after a resume appended %d bytes (ramp %d)", n, rampStart)
+	// A loaded machine may take a window or more to get here: the bound
+	// is the window's the delivery fell in.
+	windows := int(time.Since(resumed) / rampWindow)
+	if n := it.bytes.Load(); n == 0 || windows < 8 && n > rampStart<<windows+appendPieceMax {
+		t.Fatalf("the first delivery after a resume appended %d bytes (ramp %d, %d windows on)", n, rampStart, windows)
 	}
 	it.run()
 	got := it.collect(lines)
