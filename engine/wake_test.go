@@ -162,28 +162,15 @@ func TestWokenDeliveryIsBounded(t *testing.T) {
 	api := newFakeAPI()
 	e, _ := startEngineLog(t, api, "read_from_head", "true")
 	it := newInstanceThread(t, e)
-	api.run("c1", "web")
-	long := strings.Repeat("x", 1000)
 	const lines = 3000 // ~3.5 MB of records
-	for i := 1; i <= lines; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
-	}
-	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == lines })
+	bufferLongLines(t, api, e, lines)
 	<-it.wakes
 	it.deliver()
 	if n := it.bytes.Load(); n > deliverMax+appendPieceMax || n < deliverMax/2 {
 		t.Fatalf("one woken delivery appended %d bytes (bound %d)", n, deliverMax)
 	}
 	it.run()
-	got := it.collect(lines)
-	if len(got) != lines {
-		t.Fatalf("%d records for %d lines", len(got), lines)
-	}
-	for i, r := range got {
-		if want := fmt.Sprintf("line %d ", i+1); !strings.HasPrefix(r.Fields["log"].(string), want) {
-			t.Fatalf("record %d is %.20q, want %q...", i, r.Fields["log"], want)
-		}
-	}
+	assertLongLines(t, it.collect(lines), lines)
 }
 
 // After a resume the appends ramp up: the first window allows rampStart
@@ -217,13 +204,8 @@ func TestWokenDeliveryRampsAfterResume(t *testing.T) {
 	api := newFakeAPI()
 	e, _ := startEngineLog(t, api, "read_from_head", "true")
 	it := newInstanceThread(t, e)
-	api.run("c1", "web")
-	long := strings.Repeat("x", 1000)
 	const lines = 2500 // ~3 MB of records
-	for i := 1; i <= lines; i++ {
-		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
-	}
-	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == lines })
+	bufferLongLines(t, api, e, lines)
 	<-it.wakes
 	e.Pause()
 	it.deliver() // paused: nothing
@@ -238,7 +220,27 @@ func TestWokenDeliveryRampsAfterResume(t *testing.T) {
 		t.Fatalf("the first delivery after a resume appended %d bytes (ramp %d, %d windows on)", n, rampStart, windows)
 	}
 	it.run()
-	got := it.collect(lines)
+	assertLongLines(t, it.collect(lines), lines)
+}
+
+// bufferLongLines has container c1 ("web") write n lines of ~1 KB and
+// waits until the engine buffered them all.
+func bufferLongLines(t *testing.T, api *fakeAPI, e *Engine, n int) {
+	t.Helper()
+	api.run("c1", "web")
+	long := strings.Repeat("x", 1000)
+	for i := 1; i <= n; i++ {
+		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, long))
+	}
+	waitUntil(t, "the lines buffered", func() bool { return e.Stats().Records.Load() == int64(n) })
+}
+
+// assertLongLines checks got is bufferLongLines' n lines, once, in order.
+func assertLongLines(t *testing.T, got []decodedRecord, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%d records for %d lines", len(got), n)
+	}
 	for i, r := range got {
 		if want := fmt.Sprintf("line %d ", i+1); !strings.HasPrefix(r.Fields["log"].(string), want) {
 			t.Fatalf("record %d is %.20q, want %q...", i, r.Fields["log"], want)
