@@ -37,7 +37,11 @@ type Engine struct {
 	api   docker.API
 	log   *Logger
 	start int64 // unix nanoseconds when the engine started
-	buf   *Buffer
+	// watchFrom is where reading starts for a container created before
+	// it, unless read_from_head: the start, or with a db, since when the
+	// runs sharing it have watched (positions.watching).
+	watchFrom int64
+	buf       *Buffer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -158,11 +162,13 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.sup = newSupervisor(e.ctx, e.log, e.cfg.HeartbeatTimeout)
+	e.watchFrom = e.start
 	if e.cfg.Source != conf.SourceAPI {
 		e.files = newFileWatcher(e.log)
 	}
 	if e.cfg.DB != "" {
 		e.pos = openPositions(e.cfg.DB, e.cfg.DBCommitDelay, e.log)
+		e.watchFrom = e.pos.watching(e.start)
 		e.sup.start("positions", func(ctx context.Context, t *task) error {
 			return e.pos.run(ctx, t, e.cfg.DBSyncInterval, e.liveIDs)
 		})

@@ -298,8 +298,10 @@ func (m *monitor) label() string {
 }
 
 // setInfo takes the container's description, and on first sight decides
-// where reading starts: from its first line for a container created after
-// the engine started (or with read_from_head), else from the engine's start.
+// where reading starts: where the db's position says; else from its first
+// line for a container created after the engine started (or with
+// read_from_head), else from the engine's start (with a db: since the runs
+// sharing it have watched).
 func (m *monitor) setInfo(info docker.Container) {
 	m.info = info
 	m.chooseSource()
@@ -314,8 +316,8 @@ func (m *monitor) setInfo(info docker.Container) {
 			}
 		}
 		var from int64
-		if !m.e.cfg.ReadFromHead && info.Created < m.e.start {
-			from = m.e.start
+		if !m.e.cfg.ReadFromHead && info.Created < m.e.watchFrom {
+			from = m.e.watchFrom
 		}
 		for s := range m.cursors {
 			m.cursors[s] = cursor{time: from, max: from}

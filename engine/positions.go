@@ -34,6 +34,9 @@ type positions struct {
 	pending    []ackedBatch         // acknowledged, not yet committed
 	// held: Fluent Bit paused the input, so nothing is committed (hold).
 	held bool
+	// watched is since when (unix ns) the runs sharing this db have
+	// watched the daemon (see watching).
+	watched int64
 }
 
 // ackedBatch is one acknowledged collect's marks.
@@ -54,6 +57,8 @@ type (
 	dbFile struct {
 		Version    int                    `json:"version"`
 		Containers map[string]dbContainer `json:"containers"`
+		// Watched: see positions.watched. A db written before has none.
+		Watched int64 `json:"watched,omitempty"`
 	}
 	dbContainer struct {
 		Stdout dbCursor  `json:"stdout"`
@@ -124,6 +129,7 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 		}
 		return p
 	}
+	p.watched = f.Watched
 	for id, c := range f.Containers {
 		pos := &position{seen: c.Seen}
 		pos.fnv = c.Hash != dbHashXXH64
@@ -148,6 +154,28 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 	}
 	log.Infof("db %s: positions of %d containers", path, len(p.containers))
 	return p
+}
+
+// watching returns since when the runs sharing the db have watched the
+// daemon: a container they know no position of was never read, and is
+// read from there, not from this run's start, or the lines it wrote
+// between two runs (a restart, a hot reload, before its first line was
+// delivered) would be skipped. The first run (or the first to write the
+// field) takes start, and writes it at once.
+func (p *positions) watching(start int64) int64 {
+	p.mu.Lock()
+	w := p.watched
+	if w == 0 {
+		p.watched = start
+	}
+	p.mu.Unlock()
+	if w != 0 {
+		return w
+	}
+	if err := p.save(); err != nil {
+		p.log.Errorf("db %s: writing positions: %v; retrying every db.sync_interval", p.path, err)
+	}
+	return start
 }
 
 // get returns a copy of a container's position.
@@ -255,6 +283,7 @@ func (p *positions) save() error {
 	f := dbFile{Version: dbVersion, Containers: map[string]dbContainer{}}
 	cutoff := time.Now().Add(-positionsGrace).UnixNano()
 	p.mu.Lock()
+	f.Watched = p.watched
 	for id, pos := range p.containers {
 		if pos.seen < cutoff {
 			delete(p.containers, id)

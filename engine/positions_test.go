@@ -24,6 +24,7 @@ func startEngineLog(t *testing.T, api docker.API, kv ...string) (*Engine, *locke
 	e := New(testConfig(t, kv...), "docker_logs.0", api, log)
 	e.Start()
 	t.Cleanup(e.Stop)
+	awaitListed(t, e, api)
 	return e, out
 }
 
@@ -54,7 +55,6 @@ func TestPositionsResumeAfterRestart(t *testing.T) {
 
 	e1 := startEngine(t, api, "db", db)
 	c1 := &collector{t: t, e: e1, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.writeSeq("c1", docker.Stdout, "line", 1, 20)
 	c1.until("20 lines", c1.count(20))
 	api.writeSeq("c1", docker.Stdout, "line", 21, 30)
@@ -84,7 +84,6 @@ func TestPositionsCorruptDB(t *testing.T) {
 	api := newFakeAPI()
 	e, log := startEngineLog(t, api, "db", db)
 	c := &collector{t: t, e: e, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "app")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("a line", c.count(1))
@@ -113,7 +112,6 @@ func TestPositionsReportGap(t *testing.T) {
 	api.run("c1", "rotated")
 	e1 := startEngine(t, api, "db", db)
 	c1 := &collector{t: t, e: e1, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
 	c1.until("10 lines", c1.count(10))
 	e1.Stop()
@@ -170,9 +168,8 @@ func TestPositionsCommitDelay(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	api := newFakeAPI()
 	api.run("c1", "app")
-	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "500ms")
+	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "2s")
 	c := &collector{t: t, e: e, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	time.Sleep(200 * time.Millisecond)
@@ -200,7 +197,6 @@ func TestPositionsWriteFailureLoggedOnce(t *testing.T) {
 	api.run("c1", "app")
 	e, out := startEngineLog(t, api, "db", filepath.Join(dir, "positions.db"), "db.sync_interval", "20ms", "db.commit_delay", "0s")
 	c := &collector{t: t, e: e, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +219,6 @@ func TestPositionsHeldWhilePaused(t *testing.T) {
 	api.run("c1", "app")
 	e := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "300ms")
 	c := &collector{t: t, e: e, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
 	e.Pause()
@@ -248,7 +243,6 @@ func TestPositionsLegacyFNVHashes(t *testing.T) {
 	api.run("c1", "app")
 	e1 := startEngine(t, api, "db", db, "db.sync_interval", "10ms", "db.commit_delay", "0s")
 	c1 := &collector{t: t, e: e1, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.writeSeq("c1", docker.Stdout, "line", 1, 20)
 	c1.until("20 lines", c1.count(20))
 	c1.settle()
@@ -307,4 +301,28 @@ func readDB(t *testing.T, path string) dbFile {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// With a db, a restart skips nothing written between the runs: a container
+// the first run followed but had no line of yet, and one created while no
+// run was up, are read from their first line by the second run (without
+// the db's watched time, both would count as already running at its start,
+// and be read from there).
+func TestPositionsRestartReadsWhatNoRunDelivered(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "positions.db")
+	api := newFakeAPI()
+	e1 := startEngine(t, api, "db", db)
+	api.run("c1", "quiet-then") // followed by the first run, never wrote
+	time.Sleep(50 * time.Millisecond)
+	e1.Stop()
+	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
+	api.run("c2", "while-down")
+	api.writeSeq("c2", docker.Stdout, "line", 1, 10)
+	time.Sleep(10 * time.Millisecond)
+	e2 := startEngine(t, api, "db", db)
+	c2 := &collector{t: t, e: e2, ack: true}
+	c2.until("20 lines", c2.count(20))
+	c2.settle()
+	assertLines(t, logs(c2.recs, "quiet-then", "stdout"), seq("line", 1, 10))
+	assertLines(t, logs(c2.recs, "while-down", "stdout"), seq("line", 1, 10))
 }
