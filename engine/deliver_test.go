@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
@@ -15,7 +14,6 @@ func TestEngineDeliverGroupsByTag(t *testing.T) {
 	api := newFakeAPI()
 	e, _ := startEngineLog(t, api, "chunk_max_size", "4K", "tag_template", "docker.{container_name}.{short_id}")
 	e.UseAppend(true)
-	time.Sleep(50 * time.Millisecond)
 	ids := []string{"aaaaaaaaaaaaaaaa1", "bbbbbbbbbbbbbbbb2"}
 	for i, id := range ids {
 		api.run(id, fmt.Sprintf("web%d", i))
@@ -103,7 +101,6 @@ func TestEngineDeliverPiecesFitFluentBitChunks(t *testing.T) {
 	api := newFakeAPI()
 	e, _ := startEngineLog(t, api)
 	e.UseAppend(true)
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	long := strings.Repeat("x", 300)
 	for i := 1; i <= 3000; i++ {

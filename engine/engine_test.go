@@ -42,7 +42,29 @@ func startEngine(t *testing.T, api docker.API, kv ...string) *Engine {
 	e := New(testConfig(t, kv...), "docker_logs.0", api, log)
 	e.Start()
 	t.Cleanup(e.Stop)
+	awaitListed(t, e, api)
 	return e
+}
+
+// awaitListed waits for the engine's first listing of a fake daemon that
+// is up: what a test does next happens to a connected engine, as it would
+// after Fluent Bit logged "connected to docker".
+func awaitListed(t *testing.T, e *Engine, api docker.API) {
+	t.Helper()
+	f, ok := api.(*fakeAPI)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !down && !e.daemonUp.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine never listed the fake daemon's containers")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // testWriter logs through t, and fails the test on a "panicked" line
@@ -149,7 +171,6 @@ func TestEngineCapturesNewContainer(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 
 	api.run("c1", "web")
 	for i := 1; i <= 100; i++ {
@@ -175,7 +196,6 @@ func TestEngineStopRestartResumesExactly(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 
 	api.run("c1", "job")
 	api.writeSeq("c1", docker.Stdout, "out", 1, 50)
@@ -216,7 +236,6 @@ func TestEngineStartsAtStartUnlessReadFromHead(t *testing.T) {
 			time.Sleep(time.Millisecond)
 			e := startEngine(t, api, "read_from_head", fmt.Sprint(head))
 			c := &collector{t: t, e: e}
-			time.Sleep(50 * time.Millisecond)
 			api.write("c1", docker.Stdout, "after 1")
 			want := []string{"after 1"}
 			if head {
@@ -233,7 +252,6 @@ func TestEngineTTYAndRenameAndDestroy(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.create("t1", "term", true)
 	api.setRunning("t1", true)
 	api.write("t1", docker.Stdout, "tty 1")
@@ -243,7 +261,18 @@ func TestEngineTTYAndRenameAndDestroy(t *testing.T) {
 	api.containers["t1"].info.Name = "renamed"
 	api.notifyLocked(docker.Event{Action: "rename", ID: "t1", Name: "renamed", Time: now()})
 	api.mu.Unlock()
-	time.Sleep(50 * time.Millisecond)
+	// The rename is the monitor's before the next line is written.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		e.mu.Lock()
+		m := e.monitors["t1"]
+		e.mu.Unlock()
+		if m.renamed.Load() || m.displayName() == "renamed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rename never reached the monitor")
+		}
+	}
 	api.write("t1", docker.Stdout, "tty 2")
 	c.until("line after rename", c.count(2))
 	assertLines(t, logs(c.recs, "term", "stdout"), []string{"tty 1"})
@@ -302,7 +331,6 @@ func TestEngineRecoversPanickingMonitor(t *testing.T) {
 	}
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("bad", "bad")
 	api.run("good", "good")
 	api.write("bad", docker.Stdout, "from bad")
@@ -328,7 +356,6 @@ func TestEngineMonitorPanicMidStream(t *testing.T) {
 	}
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 3)
 	c.until("the first lines", c.count(3))
@@ -360,7 +387,6 @@ func TestEngineClockStepBack(t *testing.T) {
 	api := newFakeAPI()
 	e, out := startEngineLog(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	api.writeSeq("c1", docker.Stdout, "out", 1, 3)
 	api.write("c1", docker.Stderr, "err 1")
@@ -396,7 +422,6 @@ func TestEngineShortLivedContainerOnSlowDaemon(t *testing.T) {
 	}
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.create("c1", "short", false)
 	waitUntil(t, "the create's inspect", func() bool { api.mu.Lock(); defer api.mu.Unlock(); return api.inspects > 0 })
 	slow.Store(true)
@@ -419,7 +444,6 @@ func TestEngineWarnsContainerRemovedUnread(t *testing.T) {
 	removed := make(chan struct{})
 	api.onInspect = func(id string) { <-removed }
 	e, out := startEngineLog(t, api)
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "gone-fast")
 	api.write("c1", docker.Stdout, "never read")
 	api.stop("c1")
@@ -444,7 +468,6 @@ func TestEngineRetryHandsOverAgain(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "positions.db")
 	api := newFakeAPI()
 	e, out := startEngineLog(t, api, "db", db, "db.commit_delay", "0s")
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 3)
 	var first []byte
@@ -494,7 +517,6 @@ func TestEngineInspectRetriesQuietlyThenWarns(t *testing.T) {
 	}
 	e, out := startEngineLog(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("brief", "brief")
 	api.write("brief", docker.Stdout, "read after two timeouts")
 	api.run("stuck", "stuck")
@@ -514,7 +536,6 @@ func TestEngineRotationRepeatsAreNotClockSteps(t *testing.T) {
 	api := newFakeAPI()
 	e, out := startEngineLog(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 5)
 	c.until("the first lines", c.count(5))
@@ -540,7 +561,6 @@ func TestEngineBackpressure(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "buffer_max_size", "64K", "chunk_max_size", "1K")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "busy")
 	for i := 1; i <= 5000; i++ {
 		api.write("c1", docker.Stdout, fmt.Sprintf("line %d %s", i, strings.Repeat("p", 100)))
@@ -569,7 +589,6 @@ func TestEnginePauseStopsReading(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "p")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
@@ -592,7 +611,6 @@ func TestEnginePauseStopsReading(t *testing.T) {
 func TestEngineStopWithBlockedMonitors(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "buffer_max_size", "64K", "chunk_max_size", "16K")
-	time.Sleep(50 * time.Millisecond)
 	for i := 0; i < 5; i++ {
 		id := fmt.Sprint("c", i)
 		api.run(id, id)
@@ -659,7 +677,6 @@ func TestEngineDeliverPiecesAndRefusals(t *testing.T) {
 	if h := e.Health(); h.Delivery != "append" {
 		t.Fatalf("/health delivery %q, want append", h.Delivery)
 	}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "c1")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 100)
 	var got []decodedRecord

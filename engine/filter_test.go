@@ -2,7 +2,6 @@ package engine
 
 import (
 	"testing"
-	"time"
 
 	"github.com/docker-logs/docker_logs/docker"
 )
@@ -13,7 +12,6 @@ func TestEngineFilters(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "include_names", "app-*", "exclude_names", "app-secret")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	for _, name := range []string{"app-1", "app-secret", "other"} {
 		api.run(name, name)
 		api.write(name, docker.Stdout, "from "+name)

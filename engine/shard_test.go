@@ -63,7 +63,6 @@ func TestEngineShard(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "shard", "2/3")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	mine := 0
 	for i := 0; i < 12; i++ {
 		id := fmt.Sprintf("%064x", i)
@@ -93,7 +92,6 @@ func TestEngineWarnsWhenCapped(t *testing.T) {
 	cappedFor = time.Second
 	api := newFakeAPI()
 	e, log := startEngineLog(t, api, "chunk_max_size", "4K", "buffer_max_size", "64K")
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "fast")
 	for i := 0; i < 20000; i++ {
 		api.mu.Lock()

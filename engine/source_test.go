@@ -59,7 +59,6 @@ func TestSourceFileMatchesAPI(t *testing.T) {
 			eAPI := startEngine(t, viaAPI, "max_line_size", "20K")
 			eFile, out := startEngineLog(t, viaFile, "source", "file", "max_line_size", "20K")
 			cAPI, cFile := &collector{t: t, e: eAPI}, &collector{t: t, e: eFile}
-			time.Sleep(50 * time.Millisecond)
 			for _, api := range []*fakeAPI{viaAPI, viaFile} {
 				api.create("c1", "web", tty)
 				api.setRunning("c1", true)
@@ -285,7 +284,6 @@ func TestSourceFileSwitchesToAPIAndBack(t *testing.T) {
 	e, out := startEngineLog(t, api, "source", "file", "docker_data_root", daemonRoot+":"+link,
 		"stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "app")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 20)
 	c.until("the first lines", c.count(20))
@@ -346,7 +344,6 @@ func TestSourceOtherLogDriver(t *testing.T) {
 			api.withJSONFiles(t, "")
 			e, out := startEngineLog(t, api, "source", source, "status_listen", "127.0.0.1:0")
 			c := &collector{t: t, e: e}
-			time.Sleep(50 * time.Millisecond)
 			api.runDriver("j1", "jour", "journald")
 			api.run("f1", "file")
 			api.writeSeq("j1", docker.Stdout, "line", 1, 10)
@@ -395,7 +392,6 @@ func startFileEngine(t *testing.T, kv ...string) (*fakeAPI, *collector, *lockedB
 	api := newFakeAPI()
 	api.withJSONFiles(t, "")
 	e, out := startEngineLog(t, api, append([]string{"source", "file"}, kv...)...)
-	time.Sleep(50 * time.Millisecond) // the engine's first listing, before any container
 	return api, &collector{t: t, e: e}, out
 }
 
@@ -474,7 +470,6 @@ func TestSourceFilePositionsResume(t *testing.T) {
 
 	e1 := startEngine(t, api, "source", "file", "db", db)
 	c1 := &collector{t: t, e: e1, ack: true}
-	time.Sleep(50 * time.Millisecond)
 	api.write("c1", docker.Stdout, "line 1")
 	time.Sleep(2 * time.Duration(resumeMargin)) // the file starts well before the anchor
 	api.writeSeq("c1", docker.Stdout, "line", 2, 20)

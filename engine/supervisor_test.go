@@ -86,7 +86,6 @@ func TestEngineRotationsExactlyOnce(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "stream_lifetime", "20ms", "stream_idle_timeout", "20ms", "heartbeat_timeout", "2s")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "rot")
 	const n = 3000
 	go func() {
@@ -114,7 +113,6 @@ func TestEngineWidensTail(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api)
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "wide")
 	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
 	api.setRunning("c1", false)
@@ -140,7 +138,6 @@ func TestEngineRestartsStalledMonitor(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms", "heartbeat_timeout", "300ms")
 	c := &collector{t: t, e: e}
-	time.Sleep(50 * time.Millisecond)
 	api.run("c1", "stall")
 	api.write("c1", docker.Stdout, "line 1")
 	c.until("line 1", c.count(1))
