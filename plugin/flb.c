@@ -1,8 +1,10 @@
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "flb.h"
 
@@ -81,6 +83,81 @@ void *dl_context(void *plugin) {
 void dl_aim_proxy(void *context, void *ins) {
     struct dl_input_proxy_context *c = context;
     ((struct dl_plugin_proxy *)c->proxy)->instance = ins;
+}
+
+// dl_aim_legacy_proxy points the proxy's instance back at ins, the one
+// instance the old context layout allows, after a refused instance's init
+// took it: its pause and resume then act on ins's collector. Only for the
+// < 4.1 layout (dl_has_ctx 0).
+void dl_aim_legacy_proxy(void *plugin, void *ins) {
+    struct dl_proxy_context *c = ((struct dl_input_plugin *)plugin)->context;
+    if (c != NULL && c->proxy != NULL)
+        ((struct dl_plugin_proxy *)c->proxy)->instance = ins;
+}
+
+// Stopping Fluent Bit instead of failing an init, where a failed init is not
+// safe (the < 4.1 layout): up to 4.0.2, proxy_go_input_init
+// (src/proxy/go/go.c) frees the plugin's struct, the one proxy->data every
+// instance of the .so shares, when FLBPluginInit returns <= 0, and leaves
+// proxy->data pointing to it; the surviving instances' collect and exit read
+// it, and proxy_go_input_unregister frees its name and it again at teardown:
+// SIGSEGV at shutdown. A threaded input's failed init does not stop those
+// versions either (flb_input_thread_instance_init returns 0). So the init
+// succeeds on an inert instance, and the plugin asks Fluent Bit to stop, with
+// flb_engine_exit_status(config, status) as its own filter_expect does, from
+// where the config is at hand: a timer collector of the instance (the
+// callback gets ins->config), or on the pipeline thread (threaded false) its
+// running context, flb_context_get()->config. The request waits in the
+// engine's manager channel, created before any input's init, and the engine
+// shuts down gracefully as on SIGTERM, then exits with the status.
+typedef int (*dl_exit_status_fn)(void *config, int status);
+typedef int (*dl_set_collector_time_fn)(void *ins, int (*cb)(void *, void *, void *),
+                                        time_t seconds, long nanoseconds, void *config);
+
+// struct flb_lib_ctx (include/fluent-bit/flb_lib.h, 2.0.0 to 5.1.1).
+struct dl_lib_ctx {
+    int status;
+    void *event_loop;
+    void *event_channel;
+    void *config;
+};
+
+static dl_exit_status_fn dl_exit_status;
+static int dl_stop_status;
+static atomic_int dl_stop_requested;
+
+static void dl_request_stop(void *config) {
+    if (config != NULL && atomic_exchange(&dl_stop_requested, 1) == 0)
+        dl_exit_status(config, dl_stop_status);
+}
+
+static int dl_stop_collect(void *ins, void *config, void *in_context) {
+    (void) ins;
+    (void) in_context;
+    dl_request_stop(config);
+    return 0;
+}
+
+int dl_stop_fluent_bit(void *ins, int threaded, int status) {
+    dl_exit_status = (dl_exit_status_fn) dlsym(RTLD_DEFAULT, "flb_engine_exit_status");
+    if (dl_exit_status == NULL)
+        return -1;
+    dl_stop_status = status;
+    if (threaded) {
+        // Every 100 ms until the shutdown; the first call asks for it.
+        dl_set_collector_time_fn set =
+            (dl_set_collector_time_fn) dlsym(RTLD_DEFAULT, "flb_input_set_collector_time");
+        if (set == NULL || set(ins, dl_stop_collect, 0, 100000000L, NULL) < 0)
+            return -1;
+        return 0;
+    }
+    struct dl_lib_ctx *(*get)(void) =
+        (struct dl_lib_ctx *(*)(void)) dlsym(RTLD_DEFAULT, "flb_context_get");
+    struct dl_lib_ctx *ctx = get != NULL ? get() : NULL;
+    if (ctx == NULL || ctx->config == NULL)
+        return -1;
+    dl_request_stop(ctx->config);
+    return 0;
 }
 
 void *dl_ins(void *plugin) {

@@ -18,6 +18,12 @@ void dl_set_ctx(void *plugin, uintptr_t token);
 void *dl_context(void *plugin);
 void dl_aim_proxy(void *context, void *ins);
 
+// Fluent Bit < 4.1 (the old layout): aim the proxy back at the accepted
+// instance, and stop Fluent Bit with status (0, or -1 when this host cannot
+// be stopped so: then init must fail). See flb.c.
+void dl_aim_legacy_proxy(void *plugin, void *ins);
+int dl_stop_fluent_bit(void *ins, int threaded, int status);
+
 // The instance (struct flb_input_instance *) and its properties.
 void *dl_ins(void *plugin);
 char *dl_get_property(void *plugin, char *key);

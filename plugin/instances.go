@@ -74,7 +74,20 @@ func initInstance(plugin unsafe.Pointer) (uintptr, error) {
 	token, err := instances.Init(propertyGetter{plugin}, h)
 	if err != nil {
 		reportInitError(err, h.LogLevel != nil)
+		if !h.HasCtx {
+			name := h.Name
+			var ie *engine.InitError
+			if errors.As(err, &ie) {
+				name = ie.Instance
+			}
+			if legacyRefuse(plugin, ins, name, h.LogLevel != nil) {
+				return 0, errRefusedInert
+			}
+		}
 		return 0, err
+	}
+	if !h.HasCtx {
+		legacyAccepted(ins)
 	}
 	if h.HasCtx {
 		C.dl_set_ctx(plugin, C.uintptr_t(token))
@@ -116,6 +129,10 @@ func initInstance(plugin unsafe.Pointer) (uintptr, error) {
 	publish(token, e)
 	return token, nil
 }
+
+// errRefusedInert: the instance could not start, but stays, inert, and
+// Fluent Bit stops (legacy.go); its init succeeds.
+var errRefusedInert = errors.New("refused: inert until Fluent Bit stops")
 
 // reportInitError says why init failed, in Fluent Bit's log when it takes
 // the plugin's lines (this is the instance's thread), else on stderr.
@@ -184,6 +201,9 @@ func callerInstance() (*engine.Engine, uintptr, bool) {
 // thread is not one instance's (their event collectors, if any, then
 // deliver nothing while paused: DeliverWoken).
 func forCaller(fn func(*engine.Engine), running bool) {
+	if refusedThread() {
+		return
+	}
 	if e, token, ok := callerInstance(); ok {
 		fn(e)
 		setCollector(token, running)

@@ -60,7 +60,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	// pointer and must not be touched, and only the plain callbacks exist:
 	// one instance at most. The C side (dl_has_ctx, dl_set_ctx) takes the
 	// offsets from structs mirroring both layouts.
-	if _, err := initInstance(plugin); err != nil {
+	// Before 4.1 a failed init is not safe: a refused instance may stay,
+	// inert, while Fluent Bit stops (legacy.go).
+	if _, err := initInstance(plugin); err != nil && err != errRefusedInert {
 		return flbError
 	}
 	return flbOK
@@ -72,6 +74,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 //export FLBPluginInputPreRun
 func FLBPluginInputPreRun(hotReload C.int) (ret int) {
 	defer recoverTo(&ret, flbOK, "pre-run")
+	if refusedThread() {
+		return flbOK
+	}
 	instances.CheckShards() // every instance is initialised by now
 	drainLogs()
 	return flbOK
@@ -118,6 +123,9 @@ type csize = C.size_t
 func collect(token uintptr, data *unsafe.Pointer, size *C.size_t) (ret int) {
 	*data, *size = nil, 0
 	defer recoverTo(&ret, flbOK, "collect")
+	if token == 0 && refusedThread() {
+		return flbOK // an inert instance's (legacy.go): not the accepted one's
+	}
 	s := lookup(token)
 	if s == nil {
 		return flbOK
@@ -200,6 +208,9 @@ func FLBPluginInputResume() {
 //export FLBPluginInputPreExit
 func FLBPluginInputPreExit(hotReload C.int) {
 	defer recoverTo(nil, 0, "pre-exit")
+	if refusedThread() {
+		return
+	}
 	instances.ForEach((*engine.Engine).Pause)
 	drainLogs()
 }
@@ -207,8 +218,12 @@ func FLBPluginInputPreExit(hotReload C.int) {
 //export FLBPluginExit
 func FLBPluginExit() (ret int) {
 	defer recoverTo(&ret, flbOK, "exit")
+	if refusedThread() {
+		return flbOK // the accepted instance's Exit stops it on its thread
+	}
 	instances.StopAll()
 	forgetHosts() // the lines of the stops included
+	legacyAccepted(nil)
 	return flbOK
 }
 
