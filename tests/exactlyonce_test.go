@@ -91,7 +91,8 @@ func TestExactlyOnceOverStreamRotations(t *testing.T) {
 
 func testExactlyOnceOverStreamRotations(t *testing.T, source ...string) {
 	d := needDocker(t)
-	r := runEngine(t, d, append(source, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")...)
+	// Only this test's containers: the stream count below is the engine's.
+	r := runEngine(t, d, append(source, "include_names", "rot-*", "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")...)
 	_, samples := runLoad(t, d, r, "rot", 3, 2000, nil, nil)
 	st := r.e.Stats()
 	t.Logf("%d lines, %d streams opened, %d duplicates dropped, %d tail widenings",
@@ -186,14 +187,7 @@ func TestExactlyOnceAcrossDaemonKill(t *testing.T) {
 
 func testExactlyOnceAcrossDaemonKill(t *testing.T, source ...string) {
 	needDocker(t)
-	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-kill", ExtraArgs: "--live-restore"})
-	if err != nil {
-		if dockertest.Required() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	defer d.Teardown()
+	d := killableDaemon(t)
 	r := runEngine(t, d, append(source, "heartbeat_timeout", "10s", "stream_lifetime", "5s", "stream_idle_timeout", "5s",
 		"status_listen", "127.0.0.1:0")...)
 	addr := r.e.StatusAddr()
@@ -257,7 +251,7 @@ func testExactlyOnceAcrossDaemonKill(t *testing.T, source ...string) {
 // default timeouts, for SOAK_SECONDS.
 func TestTasksStayRunning(t *testing.T) {
 	d := needDocker(t)
-	keys := []string{"heartbeat_timeout", "3s", "stream_lifetime", "1s", "stream_idle_timeout", "1s"}
+	keys := []string{"heartbeat_timeout", "5s", "stream_lifetime", "1s", "stream_idle_timeout", "1s"}
 	if os.Getenv("SOAK_LOAD_SECONDS") != "" {
 		keys = nil // the defaults, unscaled
 	}

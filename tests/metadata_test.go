@@ -38,13 +38,16 @@ func TestRecordMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Writes for 6 s, renamed after 2.
+	// Writes for 6 s, renamed once both inputs have its first lines.
 	renamed, err := d.Run(dockertest.Run{Name: "before" + sfx, Args: []string{"-n", "60", "-rate", "10"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Remove(composed, plain, renamed) })
-	time.Sleep(2 * time.Second)
+	h.waitFor("the first lines of the container to rename", 30*time.Second, func([]record) bool {
+		return len(ofContainer(ofInstance{h, "docker_logs.0"}.records(), renamed)) >= 5 &&
+			len(ofContainer(ofInstance{h, "docker_logs.1"}.records(), renamed)) >= 5
+	})
 	if _, err := d.Docker("rename", "before"+sfx, "after"+sfx); err != nil {
 		t.Fatal(err)
 	}

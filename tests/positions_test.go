@@ -209,17 +209,22 @@ func testGapReportedAfterRotation(t *testing.T, source ...string) {
 	}
 	t.Cleanup(func() { d.Remove(id) })
 	first.waitFor("the first lines", 30*time.Second, countOf(id, 100))
+	// Frozen while the first run stops, so that the rest (3,000 lines and
+	// more) pass through the 40 KB of log while no run reads it.
+	if _, err := d.Docker("pause", id); err != nil {
+		t.Fatal(err)
+	}
 	first.stop()
-	d.Wait(id) // meanwhile ~4,000 lines pass through 40 KB of log
+	if _, err := d.Docker("unpause", id); err != nil {
+		t.Fatal(err)
+	}
+	d.Wait(id)
 	second := runs.start()
-	ref := dockerLogs(t, d, id) // what the daemon still holds
 	second.waitLog("are no longer held by the daemon", 30*time.Second)
 	if !strings.Contains(second.stderr.String(), id[:12]) {
 		t.Fatalf("the gap warning does not name the container:\n%s", second.stderr.String())
 	}
-	if _, held := awaitEveryLineOnce(t, d, second, id); len(held) != len(ref) {
-		t.Fatalf("the daemon's log changed: %d lines, then %d", len(ref), len(held))
-	}
+	awaitEveryLineOnce(t, d, second, id) // what the daemon still holds
 }
 
 // Fluent Bit paused for 15 s while 20 containers write 500 lines/s each

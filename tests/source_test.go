@@ -76,7 +76,9 @@ func TestSourceSwitchesBetweenFileAndAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logOut syncBuffer
-	r := runEngineOn(t, d.Host(), &logOut, "source", "file", "docker_data_root", root+":"+mount,
+	prefix := "switch" + suffix() + "-"
+	// Only this test's container: the stream counts below are the engine's.
+	r := runEngineOn(t, d.Host(), &logOut, "source", "file", "docker_data_root", root+":"+mount, "include_names", prefix+"*",
 		"stream_lifetime", "1s", "stream_idle_timeout", "1s", "heartbeat_timeout", "5s", "plugin_log_level", "debug")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -84,7 +86,6 @@ func TestSourceSwitchesBetweenFileAndAPI(t *testing.T) {
 		}
 	})
 	const rate, seconds = 1000, 15
-	prefix := "switch" + suffix() + "-"
 	id, err := d.Run(dockertest.Run{Name: prefix + "0", Args: []string{"-n", fmt.Sprint(rate * seconds / 2), "-stream", "both", "-rate", fmt.Sprint(rate)}})
 	if err != nil {
 		t.Fatal(err)

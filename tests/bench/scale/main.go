@@ -56,7 +56,7 @@ type config struct {
 	extraGor    int
 	maxP99      time.Duration
 	maxP50      time.Duration
-	maxCPU      float64 // % of a core; 0: no goal
+	maxCPU      float64  // % of a core; 0: no goal
 	extraPlugin []string // further -p KEY=VALUE
 	pprofDir    string   // save goroutine and heap profiles and /metrics at the end
 }

@@ -36,8 +36,8 @@ type bench struct {
 	// In Fluent Bit: the plugin's latency histogram at the end of the
 	// warm-up and at the last sample.
 	histWarm, histEnd benchkit.Histogram
-	logIssues []string // warnings and errors of the plugin, first few
-	warnings  int
+	logIssues         []string // warnings and errors of the plugin, first few
+	warnings          int
 }
 
 // sample is one look at the plugin's process.
