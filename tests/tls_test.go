@@ -79,17 +79,27 @@ func freePort(t *testing.T) int {
 func TestTLSDaemon(t *testing.T) {
 	needDocker(t)
 	p := newPKI(t)
-	port := freePort(t)
-	d, err := dockertest.SetupConfig(dockertest.Config{Dir: "/tmp/dl-tls", ExtraArgs: fmt.Sprintf(
-		"--tlsverify --tlscacert %s/ca.pem --tlscert %s/cert.pem --tlskey %s/key.pem -H tcp://127.0.0.1:%d",
-		p.server, p.server, p.server, port)})
-	if err != nil {
-		if dockertest.Required() {
-			t.Fatal(err)
+	// A directory of this process's own: a daemon left running by an
+	// earlier run would answer with its old certificates and port.
+	dir := fmt.Sprintf("/tmp/dl-tls-%d", os.Getpid())
+	var d *dockertest.Daemon
+	var port int
+	for try := 1; d == nil; try++ {
+		// The port was free a moment ago; another process may take it
+		// before dockerd binds it: then another one.
+		port = freePort(t)
+		var err error
+		d, err = dockertest.SetupConfig(dockertest.Config{Dir: dir, ExtraArgs: fmt.Sprintf(
+			"--tlsverify --tlscacert %s/ca.pem --tlscert %s/cert.pem --tlskey %s/key.pem -H tcp://127.0.0.1:%d",
+			p.server, p.server, p.server, port)})
+		if err != nil && try == 3 {
+			t.Fatal(err) // the shared daemon started: this one must too
 		}
-		t.Skip(err)
 	}
-	defer d.Teardown()
+	defer func() {
+		d.Teardown()
+		os.RemoveAll(d.Dir())
+	}()
 	tcp := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 
 	h := startHost(t, append([]string{"--interval-ms", "200"}, instanceArgs(tcp, "docker_cert_path="+p.client)...)...)

@@ -25,6 +25,14 @@
 #                          --live-restore
 #   DL_DOCKER_CLI          docker client to use (default /usr/bin/docker, the
 #                          one that comes with docker.io, else docker in PATH)
+#   DL_DOCKERD             dockerd binary to start (default: dockerd in PATH,
+#                          Debian's 20.10), e.g. build/dockerd-28.5.2/dockerd
+#                          from tests/docker/dockerd-modern.sh; it runs
+#                          Debian's containerd and runc. A directory serves
+#                          one binary: start refuses a $DIR last started by
+#                          another dockerd (a newer daemon migrates data-root,
+#                          an older one cannot read it) or a running daemon of
+#                          another binary
 #
 # Everything lives under $DIR: the system daemon (/var/run/docker.sock,
 # /var/lib/docker) and a system containerd (/run/containerd/containerd.sock)
@@ -45,6 +53,7 @@ LOG="$DIR/dockerd.log"
 CTRD_PIDFILE="$DIR/exec/containerd/containerd.pid"
 CTRD_ADDR="$DIR/exec/containerd/containerd.sock"
 RUNC_ROOT="$DIR/exec/runtime-runc/moby"
+BINFILE="$DIR/dockerd.bin"
 IMAGE="docker_logs-loggen:test"
 LABEL="docker_logs.loggen.sha256"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -72,6 +81,20 @@ dockerd_pid() { pid_of "$PIDFILE" "dockerd"; }
 containerd_pid() { pid_of "$CTRD_PIDFILE" "$DIR/exec/containerd/containerd.toml"; }
 
 answers() { dk version >/dev/null 2>&1; }
+
+# dockerd_bin: the absolute path of the dockerd to start.
+dockerd_bin() {
+    local bin="${DL_DOCKERD:-dockerd}" path
+    path="$(command -v "$bin")" || die "dockerd binary not found: $bin"
+    [[ -x "$path" ]] || die "not executable: $path (DL_DOCKERD)"
+    readlink -f "$path"
+}
+
+# same_binary BIN: $DIR was last started with BIN (or never started). Kept
+# across stop/kill, so that a restart after a crash uses the same daemon.
+same_binary() {
+    [[ ! -e "$BINFILE" ]] || [[ "$(cat "$BINFILE")" == "$1" ]]
+}
 
 
 # term_wait PID SECONDS WHAT: SIGTERM, wait, then SIGKILL.
@@ -132,8 +155,15 @@ wait_answers() {
 cmd_start() {
     cmd_install
     mkdir -p "$DIR"
-    local pid
+    local pid bin
+    bin="$(dockerd_bin)"
     if pid="$(dockerd_pid)"; then
+        # The tests must not run against another daemon than the one asked for.
+        # (A binary replaced on disk since reads "<path> (deleted)".)
+        local running
+        running="$(readlink "/proc/$pid/exe" 2>/dev/null)" || running=""
+        [[ "${running% (deleted)}" == "$bin" ]] ||
+            die "dockerd (pid $pid) of $DIR is ${running:-unknown}, not $bin: use another DL_DOCKER_DIR"
         if answers || wait_answers 60 "$pid"; then
             say "already running (pid $pid, DOCKER_HOST=$HOST)"
             return 0
@@ -164,6 +194,8 @@ cmd_start() {
         --config-file "$DIR/daemon.json"
         "${extra[@]}"
     )
+    same_binary "$bin" ||
+        die "$DIR was used by $(cat "$BINFILE"), not $bin: use another DL_DOCKER_DIR (or stop it and rm -rf $DIR)"
     [[ -e "$DIR/daemon.json" ]] || echo '{}' >"$DIR/daemon.json"
     rm -f "$PIDFILE"
     # After a kill, dockerd's containerd dies too (parent-death signal) but
@@ -176,11 +208,12 @@ cmd_start() {
     fi
     {
         echo
-        echo "==== $(date -u +%FT%TZ) dockerd.sh start: dockerd ${args[*]}"
+        echo "==== $(date -u +%FT%TZ) dockerd.sh start: $bin ${args[*]}"
     } >>"$LOG"
+    echo "$bin" >"$BINFILE"
     # Detached (own session), no inherited stdio: callers that capture the
     # script's output (e.g. exec.Cmd.CombinedOutput) must not wait on it.
-    setsid dockerd "${args[@]}" </dev/null >>"$LOG" 2>&1 9>&- &
+    setsid "$bin" "${args[@]}" </dev/null >>"$LOG" 2>&1 9>&- &
     local launched=$!
     if ! wait_answers 60 "$launched"; then
         log_tail

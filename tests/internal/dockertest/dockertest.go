@@ -24,10 +24,14 @@
 //
 // Environment:
 //
-//	DL_DOCKER_HOST         use this running daemon as is (no start, no image build)
+//	DL_DOCKER_HOST         use this running daemon as is (no start, no image build),
+//	                       except where Config.Dir names a daemon of the test's own
 //	DL_DOCKER_DIR          daemon directory for dockerd.sh
 //	DL_DOCKERD_EXTRA_ARGS  extra dockerd arguments (default here: --live-restore)
 //	DL_DOCKER_CLI          docker client (default /usr/bin/docker, else PATH)
+//	DL_DOCKERD             dockerd binary to start (default: dockerd in PATH,
+//	                       Debian's), e.g. build/dockerd-28.5.2/dockerd (see
+//	                       Config.Dockerd)
 //	CI=true                Required() reports true: a failing Setup must fail
 package dockertest
 
@@ -77,6 +81,16 @@ type Config struct {
 	// (DL_DOCKERD_EXTRA_ARGS). Empty: env, else DefaultExtraArgs. They apply
 	// only when this Setup starts the daemon (and to Start).
 	ExtraArgs string
+	// Dockerd is the dockerd binary to start (DL_DOCKERD): absolute, relative
+	// to the repo root (build/dockerd-28.5.2/dockerd, which
+	// tests/docker/dockerd-modern.sh builds), or a name in PATH. Empty: env,
+	// else dockerd in PATH (Debian's 20.10). Another binary than that one
+	// gets its own daemon directories: a Dir named here, and DefaultDir,
+	// get the suffix "-<its version>" (e.g. /tmp/dl-kill-28.5.2), since a
+	// directory serves one dockerd (dockerd.sh refuses another) and a daemon
+	// must not be shared with a run against another version. A directory
+	// from DL_DOCKER_DIR is used as is.
+	Dockerd string
 }
 
 // Daemon is a Docker daemon usable by tests.
@@ -87,7 +101,8 @@ type Daemon struct {
 	script    string // tests/docker/dockerd.sh
 	dir       string // daemon directory; "" for DL_DOCKER_HOST
 	extraArgs string
-	external  bool // DL_DOCKER_HOST: never started or stopped here
+	dockerd   string // absolute path; "" for dockerd in PATH
+	external  bool   // DL_DOCKER_HOST: never started or stopped here
 	leased    bool
 }
 
@@ -127,7 +142,9 @@ func SetupConfig(c Config) (*Daemon, error) {
 		root:   root,
 		script: filepath.Join(root, "tests", "docker", "dockerd.sh"),
 	}
-	if h := os.Getenv("DL_DOCKER_HOST"); h != "" {
+	// A daemon of the caller's own directory is never DL_DOCKER_HOST's:
+	// the test kills it, or starts it with arguments of its own.
+	if h := os.Getenv("DL_DOCKER_HOST"); h != "" && c.Dir == "" {
 		d.host, d.external = h, true
 		if _, err := d.Docker("version"); err != nil {
 			return nil, fmt.Errorf("dockertest: DL_DOCKER_HOST=%s does not answer: %w", h, err)
@@ -139,13 +156,15 @@ func SetupConfig(c Config) (*Daemon, error) {
 		return d, nil
 	}
 
-	d.dir = c.Dir
-	if d.dir == "" {
-		d.dir = os.Getenv("DL_DOCKER_DIR")
+	dockerd := c.Dockerd
+	if dockerd == "" {
+		dockerd = os.Getenv("DL_DOCKERD")
 	}
-	if d.dir == "" {
-		d.dir = DefaultDir
+	var version string
+	if d.dockerd, version, err = resolveDockerd(root, dockerd); err != nil {
+		return nil, err
 	}
+	d.dir = daemonDir(c.Dir, os.Getenv("DL_DOCKER_DIR"), version)
 	d.extraArgs = c.ExtraArgs
 	if d.extraArgs == "" {
 		d.extraArgs = os.Getenv("DL_DOCKERD_EXTRA_ARGS")
@@ -189,6 +208,60 @@ func (d *Daemon) Host() string { return d.host }
 
 // Dir is the daemon directory ("" for a DL_DOCKER_HOST daemon).
 func (d *Daemon) Dir() string { return d.dir }
+
+// Dockerd is the path of the dockerd binary that dockerd.sh starts: "" for
+// the default (dockerd in PATH) and for a DL_DOCKER_HOST daemon.
+func (d *Daemon) Dockerd() string { return d.dockerd }
+
+// daemonDir is the daemon directory: dir (Config.Dir), else env
+// (DL_DOCKER_DIR, as is), else DefaultDir; dir and DefaultDir with the suffix
+// "-"+version for a dockerd other than the default (version not "").
+func daemonDir(dir, env, version string) string {
+	if dir == "" && env != "" {
+		return env
+	}
+	if dir == "" {
+		dir = DefaultDir
+	}
+	if version != "" {
+		dir += "-" + version
+	}
+	return dir
+}
+
+var dockerdVersion = regexp.MustCompile(`version ([0-9A-Za-z.+~-]+)`)
+
+// resolveDockerd returns the absolute path of the dockerd binary name (see
+// Config.Dockerd) and its version, e.g. "28.5.2"; both "" for the default.
+func resolveDockerd(root, name string) (path, version string, err error) {
+	if name == "" {
+		return "", "", nil
+	}
+	if !strings.Contains(name, "/") {
+		if name, err = exec.LookPath(name); err != nil {
+			return "", "", fmt.Errorf("dockertest: dockerd binary: %w", err)
+		}
+	} else if !filepath.IsAbs(name) {
+		name = filepath.Join(root, name)
+	}
+	if path, err = filepath.EvalSymlinks(name); err != nil {
+		return "", "", fmt.Errorf("dockertest: dockerd binary: %w", err)
+	}
+	if def, err := exec.LookPath("dockerd"); err == nil {
+		if def, err = filepath.EvalSymlinks(def); err == nil && def == path {
+			return "", "", nil // the default, named explicitly
+		}
+	}
+	out, err := exec.Command(path, "--version").CombinedOutput()
+	if err != nil {
+		return "", "", fmt.Errorf("dockertest: %s --version: %w: %s", path, err, out)
+	}
+	m := dockerdVersion.FindSubmatch(out)
+	if m == nil {
+		return "", "", fmt.Errorf("dockertest: %s --version: no version in %q", path, out)
+	}
+	return path, string(m[1]), nil
+}
 
 // Teardown releases this process's use of the daemon and stops the daemon if
 // a Setup started it and no other live process still uses it. It is safe to
@@ -392,6 +465,9 @@ func (d *Daemon) script1(sub string) error {
 	cmd.Dir = d.root
 	env := cliEnv()
 	env = append(env, "DL_DOCKER_DIR="+d.dir, "DL_DOCKERD_EXTRA_ARGS="+d.extraArgs)
+	if d.dockerd != "" {
+		env = append(env, "DL_DOCKERD="+d.dockerd)
+	}
 	if d.cli != "" {
 		env = append(env, "DL_DOCKER_CLI="+d.cli)
 	}
@@ -414,7 +490,7 @@ func cliEnv() []string {
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
 		case "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH",
-			"DL_DOCKER_DIR", "DL_DOCKERD_EXTRA_ARGS", "DL_DOCKER_CLI":
+			"DL_DOCKER_DIR", "DL_DOCKERD_EXTRA_ARGS", "DL_DOCKER_CLI", "DL_DOCKERD":
 			continue
 		}
 		env = append(env, kv)

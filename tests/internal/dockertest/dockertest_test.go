@@ -198,9 +198,6 @@ func TestKillStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if os.Getenv("DL_DOCKER_HOST") != "" {
-		t.Skip("DL_DOCKER_HOST: no dockerd.sh daemon to kill")
-	}
 	d, err := SetupConfig(Config{Dir: fmt.Sprintf("/tmp/dl-dockertest-%d", os.Getpid())})
 	if err != nil {
 		t.Fatal(err)
