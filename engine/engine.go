@@ -5,8 +5,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -14,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/docker-logs/docker_logs/conf"
 	"github.com/docker-logs/docker_logs/docker"
@@ -59,9 +64,10 @@ type Engine struct {
 	// hostname is every record's hostname field: the key, else the
 	// daemon's host name once discovery has asked for it.
 	hostname string
-	// unreachable holds back the repeats of "cannot reach the daemon".
-	unreachable repeatLimiter
-	stopped     bool
+	// daemonTrouble holds back the repeats of one kind of failure to
+	// reach or read the daemon (troubleKind) until it answers again.
+	daemonTrouble repeatLimiter
+	stopped       bool
 	// inotifyWarned: the inotify instance limit was said (checkInotifyLocked).
 	inotifyWarned bool
 	// eventsSince is the time of the last event seen, to replay from when
@@ -383,8 +389,8 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 	cancel()
 	if err != nil {
 		e.daemonUp.Store(false)
-		if ok, held := e.unreachable.allow(err.Error(), time.Now()); ok {
-			e.log.Warnf("docker at %s: cannot reach the daemon: %v; retrying%s", docker.HostLabel(e.cfg.DockerHost), err, held)
+		if ok, held := e.daemonTrouble.allow(troubleKind("ping", err), time.Now()); ok {
+			e.log.Warnf("docker at %s: cannot reach the daemon: %s; retrying%s", docker.HostLabel(e.cfg.DockerHost), errText(err), held)
 		}
 		return fmt.Errorf("cannot reach the daemon: %w", err)
 	}
@@ -396,19 +402,19 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 	e.mu.Unlock()
 	events, err := e.api.Events(evCtx, since)
 	if err != nil {
-		return e.lost(fmt.Errorf("events: %w", err))
+		return e.lost("events", err)
 	}
 	listCtx, cancel := context.WithTimeout(ctx, e.callTimeout)
 	list, err := e.api.List(listCtx)
 	cancel()
 	if err != nil {
-		return e.lost(fmt.Errorf("listing containers: %w", err))
+		return e.lost("listing containers", err)
 	}
 	e.resolveHostname(ctx)
 	e.learnContainersDir(ctx)
 	e.reconcile(list)
 	e.daemonUp.Store(true)
-	e.unreachable.reset()
+	e.daemonTrouble.reset()
 	e.log.Infof("connected to docker at %s: %d containers", docker.HostLabel(e.cfg.DockerHost), len(list))
 	t.Beat()
 
@@ -455,7 +461,7 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return e.lost(fmt.Errorf("events stream: %w", r.err))
+				return e.lost("events stream", r.err)
 			}
 			e.handleEvent(r.ev)
 			t.Beat()
@@ -464,7 +470,7 @@ func (e *Engine) discover(ctx context.Context, t *task) error {
 			err := e.api.Ping(pingCtx)
 			cancel()
 			if err != nil {
-				return e.lost(fmt.Errorf("ping: %w", err))
+				return e.lost("ping", err)
 			}
 			t.Beat()
 		case <-ctx.Done():
@@ -527,13 +533,61 @@ func (e *Engine) containerMeta(c docker.Container) containerMeta {
 	return m
 }
 
-func (e *Engine) lost(err error) error {
+func (e *Engine) lost(op string, err error) error {
 	e.daemonUp.Store(false)
 	if e.ctx.Err() == nil {
 		e.stats.Reconnects.Add(1)
-		e.log.Warnf("docker at %s: %v; reconnecting", docker.HostLabel(e.cfg.DockerHost), err)
+		if ok, held := e.daemonTrouble.allow(troubleKind(op, err), time.Now()); ok {
+			e.log.Warnf("docker at %s: %s: %s; reconnecting%s", docker.HostLabel(e.cfg.DockerHost), op, errText(err), held)
+		}
 	}
-	return err
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// troubleKind is the kind of a failure to reach or read the daemon during
+// op, not its text: a daemon answering garbage words each failure
+// differently, and each kind is said once a repeatInterval.
+func troubleKind(op string, err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch s := err.Error(); {
+	case docker.IsConnectionFailed(err):
+		return "unreachable"
+	case errors.As(err, &syntax) || errors.As(err, &typ) || strings.Contains(s, "malformed") ||
+		strings.Contains(s, "invalid character") || strings.Contains(s, "cannot unmarshal"):
+		return "malformed answer"
+	default:
+		return op
+	}
+}
+
+// errTextMax is how much of an error's text a warning quotes.
+const errTextMax = 160
+
+// errText is err's text for a log line: without the request's URL (the
+// socket's path, escaped), the bytes of a garbage answer in it escaped
+// (\xNN), and cut after errTextMax bytes.
+func errText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	s := err.Error()
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < errTextMax; {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			i++
+			continue
+		}
+		b.WriteString(s[i : i+n])
+		i += n
+	}
+	if b.Len() >= errTextMax {
+		b.WriteString("...")
+	}
+	return b.String()
 }
 
 // reconcile makes the monitors match the daemon's list: a monitor for every

@@ -1,10 +1,16 @@
 package tests
 
 import (
+	"crypto/rand"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -108,5 +114,68 @@ func TestUnreadableLogDriver(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "cannot be read through the API"); n != 1 {
 		t.Fatalf("%d warnings, want 1", n)
+	}
+}
+
+// A daemon address that answers garbage: random bytes, or an HTML page
+// with status 200 (a web server where dockerd was). For 30 s the plugin
+// retries, says so in at most two warnings, none quoting more than a few
+// escaped bytes of the garbage, and never crashes.
+func TestGarbageDaemonWarnsRarely(t *testing.T) {
+	answers := map[string]func(net.Conn){
+		"random bytes": func(c net.Conn) {
+			b := make([]byte, 512)
+			rand.Read(b)
+			c.Write(b)
+		},
+		"an HTML page": func(c net.Conn) {
+			page := "<!DOCTYPE html><html><body><h1>It works</h1></body></html>"
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(page), page)
+		},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sock := filepath.Join(t.TempDir(), "garbage.sock")
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var served sync.WaitGroup
+			t.Cleanup(func() { l.Close(); served.Wait() })
+			served.Add(1)
+			go func() {
+				defer served.Done()
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					c.SetReadDeadline(time.Now().Add(time.Second))
+					c.Read(make([]byte, 4096)) // the request
+					answer(c)
+					c.Close()
+				}
+			}()
+			log := &syncBuffer{}
+			r := runEngineOn(t, "unix://"+sock, log)
+			time.Sleep(30 * time.Second)
+			r.close()
+			var warnings []string
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.Contains(line, "[ warn]") || strings.Contains(line, "[error]") {
+					warnings = append(warnings, line)
+				}
+			}
+			t.Logf("%d warnings in 30 s:\n%s", len(warnings), strings.Join(warnings, "\n"))
+			if len(warnings) == 0 || len(warnings) > 2 {
+				t.Errorf("%d warnings in 30 s, want 1 or 2", len(warnings))
+			}
+			for _, w := range warnings {
+				if !utf8.ValidString(w) || strings.ContainsFunc(w, func(r rune) bool { return !unicode.IsPrint(r) }) || len(w) > 400 {
+					t.Errorf("a warning quoting the garbage raw or at length: %q", w)
+				}
+			}
+		})
 	}
 }
