@@ -342,3 +342,25 @@ func TestSourceAndDataRoot(t *testing.T) {
 		t.Errorf("defaults: source %s, LogPath %s", c.Source, c.LogPath("/a/b"))
 	}
 }
+
+// A Tag holding '*' stands for a template with the container's name in its
+// place; a Tag without one, or one that cannot be a tag template, for none.
+func TestWildcardTagTemplate(t *testing.T) {
+	name := func(f string) string { return map[string]string{"container_name": "web-1"}[f] }
+	for tag, want := range map[string]string{
+		"docker.*":   "docker.web-1",
+		"*":          "web-1",
+		"k8s.*.logs": "k8s.web-1.logs",
+		"a*b*":       "aweb-1bweb-1",
+	} {
+		tmpl := WildcardTagTemplate(tag)
+		if tmpl == nil || tmpl.Expand(name) != want {
+			t.Errorf("Tag %q: %v, want %q", tag, tmpl, want)
+		}
+	}
+	for _, tag := range []string{"", "docker.logs", "docker.{container_name}*", "a b*"} {
+		if tmpl := WildcardTagTemplate(tag); tmpl != nil {
+			t.Errorf("Tag %q: a template %v, want none", tag, tmpl)
+		}
+	}
+}

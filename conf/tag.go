@@ -75,3 +75,23 @@ func (t *TagTemplate) Expand(field func(name string) string) string {
 	}
 	return b.String()
 }
+
+// WildcardTagTemplate is the tag_template that a Tag holding '*' stands
+// for, as tail expands '*' with each file's path: every '*' becomes the
+// container's name (Tag docker.* gives docker.<container_name>). It is
+// nil for a tag without '*', or one that cannot be a template (spaces).
+func WildcardTagTemplate(tag string) *TagTemplate {
+	if !strings.Contains(tag, "*") || strings.ContainsAny(tag, " \t{}") {
+		return nil
+	}
+	t := &TagTemplate{}
+	for i, lit := range strings.Split(tag, "*") {
+		if i > 0 {
+			t.parts = append(t.parts, tagPart{text: "container_name", field: true})
+		}
+		if lit != "" {
+			t.parts = append(t.parts, tagPart{text: lit})
+		}
+	}
+	return t
+}

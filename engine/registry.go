@@ -55,6 +55,9 @@ type Host struct {
 	// the plugin's lines (LevelOff: none); nil: lines go to stderr at
 	// plugin_log_level.
 	LogLevel *conf.Level
+	// Tag is the instance's Tag when the host can tell it ("" if not):
+	// a '*' in it expands per container (conf.WildcardTagTemplate).
+	Tag string
 }
 
 // InitError is why an instance could not start: every bad key, one a line.
@@ -101,6 +104,18 @@ func (r *Registry) Init(g conf.Getter, h Host) (uintptr, error) {
 	if err := r.checkShardLocked(cfg, hasCtx); err != nil {
 		return fail(err)
 	}
+	var tagNote string // said once the instance's logger is up
+	if wild := conf.WildcardTagTemplate(h.Tag); wild != nil {
+		switch {
+		case cfg.TagTemplate != nil:
+			tagNote = fmt.Sprintf("Tag %s: tag_template is set too, and wins: records are tagged by it", h.Tag)
+		case !r.appends:
+			tagNote = fmt.Sprintf("Tag %s is not expanded per container: this Fluent Bit does not export flb_input_log_append, so records go through one collect buffer under the Tag as written", h.Tag)
+		default:
+			cfg.TagTemplate = wild
+			tagNote = fmt.Sprintf("Tag %s: each container's records are tagged with its name in place of '*'", h.Tag)
+		}
+	}
 	if cfg.TagTemplate != nil && !r.appends {
 		return fail(errors.New("invalid tag_template: this Fluent Bit does not export flb_input_log_append, so records cannot carry tags of their own (they go through one collect buffer under the input's Tag); remove tag_template, or use a fluent-bit executable built with its symbols exported, as the project's packages are"))
 	}
@@ -138,6 +153,9 @@ func (r *Registry) Init(g conf.Getter, h Host) (uintptr, error) {
 	}
 	r.setMemoryLimitLocked()
 	log.Infof("started, reading from docker at %s", docker.HostLabel(cfg.DockerHost))
+	if tagNote != "" {
+		log.Infof("%s", tagNote)
+	}
 	if h.LogLevel != nil && cfg.PluginLogLevelSet {
 		log.Warnf("plugin_log_level is deprecated and ignored here: this Fluent Bit takes the plugin's lines into its own log, where the input's log_level (or [SERVICE] log_level) decides; remove plugin_log_level")
 	}

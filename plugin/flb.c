@@ -1,10 +1,13 @@
+#define _GNU_SOURCE // process_vm_readv
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flb.h"
 
@@ -172,6 +175,47 @@ char *dl_get_property(void *plugin, char *key) {
 const char *dl_input_name(void *ins) {
     const char *(*name)(void *) = (const char *(*)(void *)) dlsym(RTLD_DEFAULT, "flb_input_name");
     return name != NULL ? name(ins) : NULL;
+}
+
+// dl_read copies n bytes at addr, or fails (-1) where they are not all
+// readable: a pointer found by layout is checked before it is followed.
+static int dl_read(const void *addr, void *buf, size_t n) {
+    struct iovec local = {buf, n}, remote = {(void *) addr, n};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t) n ? 0 : -1;
+}
+
+// dl_input_tag returns the instance's tag (ins->tag), or NULL. Fluent Bit
+// keeps it out of the properties a plugin may read and exports no getter,
+// so it is read from struct flb_input_instance (include/fluent-bit/
+// flb_input.h), whose fields before name[32] differ with versions and build
+// options (FLB_HAVE_CHUNK_TRACE): name is found by its content, the
+// numbered name ("docker_logs.N"); after it come alias, test_mode (3.1 and
+// newer), context, ch_events[2] and p, then tag and tag_len. A candidate
+// counts only when its pointer reads back a string of tag_len bytes.
+const char *dl_input_tag(void *ins) {
+    static const char prefix[] = "docker_logs.";
+    const char *base = ins;
+    size_t name = 0;
+    for (; name + 32 <= 512; name += 4) {
+        if (memcmp(base + name, prefix, sizeof prefix - 1) == 0 && memchr(base + name, '\0', 32) != NULL)
+            break;
+    }
+    if (name + 32 > 512)
+        return NULL;
+    size_t alias = (name + 32 + 7) & ~(size_t) 7;
+    static const size_t tag_after_alias[] = {40, 32}; // with test_mode, without
+    for (size_t i = 0; i < sizeof tag_after_alias / sizeof tag_after_alias[0]; i++) {
+        const char *tag;
+        int len;
+        memcpy(&tag, base + alias + tag_after_alias[i], sizeof tag);
+        memcpy(&len, base + alias + tag_after_alias[i] + sizeof tag, sizeof len);
+        char copy[1025];
+        if (tag == NULL || len <= 0 || len >= (int) sizeof copy || dl_read(tag, copy, (size_t) len + 1) != 0)
+            continue;
+        if (copy[len] == '\0' && strlen(copy) == (size_t) len)
+            return tag;
+    }
+    return NULL;
 }
 
 // Fluent Bit's own appends. flb_input_log_append_records (2.0.0 on, same

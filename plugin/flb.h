@@ -30,6 +30,7 @@ char *dl_get_property(void *plugin, char *key);
 // The instance's name as Fluent Bit shows it (its alias, else NAME.N);
 // NULL when flb_input_name is not exported.
 const char *dl_input_name(void *ins);
+const char *dl_input_tag(void *ins);
 
 // Appending straight into Fluent Bit (flb_input_log_append_records, else
 // flb_input_log_append).

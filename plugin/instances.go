@@ -66,6 +66,9 @@ func initInstance(plugin unsafe.Pointer) (uintptr, error) {
 	if name := C.dl_input_name(ins); name != nil {
 		h.Name = C.GoString(name)
 	}
+	if tag := C.dl_input_tag(ins); tag != nil {
+		h.Tag = C.GoString(tag)
+	}
 	if level := int(C.dl_use_log(plugin)); level >= 0 {
 		l := conf.Level(level - 1) // 1 (FLB_LOG_ERROR) is LevelError; 0 is none
 		h.LogLevel = &l

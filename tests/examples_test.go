@@ -74,8 +74,13 @@ func TestExampleConfigs(t *testing.T) {
 			}
 			h := startHost(t, args...)
 			h.waitLog(fmt.Sprintf("docker_logs.%d] connected to docker", len(inputs)-1), 30*time.Second)
+			// Tag docker.* stands for the template docker.{container_name}.
+			tmpl := inputs[0]["tag_template"]
+			if tag := inputs[0]["tag"]; tmpl == "" && strings.Contains(tag, "*") {
+				tmpl = strings.ReplaceAll(tag, "*", "{container_name}")
+			}
 			names := []string{"example"}
-			if inputs[0]["tag_template"] != "" {
+			if tmpl != "" {
 				names = append(names, "web", "db")
 			}
 			for _, name := range names {
@@ -100,8 +105,8 @@ func TestExampleConfigs(t *testing.T) {
 				if mine[0].Tag != "" {
 					tag = mine[0].Tag
 				}
-				if tmpl := inputs[0]["tag_template"]; tmpl != "" && tag != strings.ReplaceAll(tmpl, "{container_name}", containerName(t, d, id)) {
-					t.Errorf("records of %s tagged %q; tag_template %s", containerName(t, d, id), tag, tmpl)
+				if tmpl != "" && tag != strings.ReplaceAll(tmpl, "{container_name}", containerName(t, d, id)) {
+					t.Errorf("records of %s tagged %q; their template %s", containerName(t, d, id), tag, tmpl)
 				}
 				for i, route := range routes {
 					got := ofContainer(route.records(), id)

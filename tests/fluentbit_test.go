@@ -882,3 +882,74 @@ func TestFluentBitTwoInstances(t *testing.T) {
 		}
 	})
 }
+
+// Tag docker.* expands per container, as tail expands it per file; with
+// Fluent Bit's multiline filter (parser java) four containers printing
+// Java stack traces at once each get every trace whole, under their own
+// tag: with one tag for all, the filter mixes lines of traces written at
+// the same moment.
+func TestFluentBitWildcardTagMultiline(t *testing.T) {
+	for _, v := range []string{"5.1.1", "3.2.10"} {
+		t.Run(v, func(t *testing.T) { testFluentBitWildcardTagMultiline(t, needFluentBit(t, v)) })
+	}
+}
+
+func testFluentBitWildcardTagMultiline(t *testing.T, bin string) {
+	d := needDocker(t)
+	prefix := "fbtrace" + suffix() + "-"
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	conf := newFBConf().
+		docker(d.Host(), "tag", "docker.*", "include_names", prefix+"*").
+		section("FILTER", "name", "multiline", "match", "docker.*", "multiline.key_content", "log", "multiline.parser", "java").
+		file(out, "docker.*").
+		write(t, dir)
+	fb := startFluentBit(t, bin, conf)
+	fb.waitConnected(1)
+	const traces, frames = 30, 8
+	var runs []dockertest.Run
+	for i := 0; i < 4; i++ {
+		runs = append(runs, dockertest.Run{Name: fmt.Sprintf("%s%d", prefix, i),
+			Args: []string{"-n", fmt.Sprint(traces), "-rate", "20", "-trace", fmt.Sprint(frames)}})
+	}
+	ids := runAll(t, d, runs...)
+	waitAll(t, d, ids)
+	src := fileOut{t, out}
+	recs := waitRecords(t, src, "every trace", time.Minute, func(recs []record) bool {
+		for _, id := range ids {
+			if len(ofContainer(recs, id)) < traces {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // room for a split trace's second part
+	recs = src.records()
+	for i, id := range ids {
+		mine := ofContainer(recs, id)
+		seen := map[int]bool{}
+		for _, r := range mine {
+			var seq int
+			lines := strings.Split(strings.TrimSuffix(r.str("log"), "\n"), "\n")
+			_, err := fmt.Sscanf(lines[0], "stdout - %d java.lang.IllegalStateException: boom", &seq)
+			whole := err == nil && len(lines) == frames+1
+			for k := 1; whole && k <= frames; k++ {
+				whole = lines[k] == fmt.Sprintf("\tat com.example.Service.step%d(Service.java:%d)", k, seq)
+			}
+			if !whole || seen[seq] {
+				t.Fatalf("%s: a record that is not one whole trace, or a trace twice: %q", runs[i].Name, r.str("log"))
+			}
+			seen[seq] = true
+			if r.Tag != "docker."+runs[i].Name || r.str("container_name") != runs[i].Name {
+				t.Fatalf("a trace of %s under the tag %q, named %q", runs[i].Name, r.Tag, r.str("container_name"))
+			}
+		}
+		if len(seen) != traces {
+			t.Errorf("%s: %d of its %d traces", runs[i].Name, len(seen), traces)
+		}
+	}
+	if !strings.Contains(fb.log.String(), "Tag docker.*: each container's records are tagged with its name") {
+		t.Errorf("the plugin did not say how it expands Tag docker.*")
+	}
+	fb.stop()
+}

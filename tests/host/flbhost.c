@@ -148,9 +148,23 @@ struct conf_ins {
 };
 
 struct instance {
-    char name[96];              /* NAME.N, Fluent Bit's ins->name */
+    /* Fluent Bit 5.1.1's struct flb_input_instance up to tag_len (built
+     * without FLB_HAVE_CHUNK_TRACE), which the plugin reads to find the
+     * instance's tag (plugin/flb.c, dl_input_tag); only name, alias, tag
+     * and tag_len are the host's. */
+    char fb_event[48];          /* struct mk_event */
+    void *fb_processor;
+    int fb_flags, fb_id, fb_log_level, fb_log_suppress_interval;
+    int fb_channel[2];
+    int fb_runs_in_coroutine;
+    char name[32];              /* NAME.N, Fluent Bit's ins->name */
     char *alias;                /* points into the conf_ins */
+    int fb_test_mode;
+    void *fb_context;
+    int fb_ch_events[2];
+    void *fb_p;
     const char *tag;            /* ins->tag: the tag property, else name */
+    int tag_len;
     struct prop *props;         /* this generation's own copies */
     size_t nprops;
     void *ctx;                  /* plugin->context, layout by mode */
@@ -1575,6 +1589,7 @@ static void add_instance(struct instance *in, size_t idx, const struct conf_ins 
     snprintf(in->name, sizeof(in->name), "%s.%zu", g.plugin_name, idx);
     in->alias = c->alias;
     in->tag = c->tag ? c->tag : in->name;   /* flb_input_instance_init() */
+    in->tag_len = (int) strlen(in->tag);
     /* flb_input_new(): the service's level unless the input sets one */
     in->log_level = c->log_level >= 0 ? c->log_level : g.verbose ? LOG_DEBUG : LOG_INFO;
     in->coll_running = true;

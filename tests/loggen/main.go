@@ -59,6 +59,7 @@ type config struct {
 	then       string
 	tag        string
 	repeat     int
+	trace      int
 }
 
 func usage() {
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&c.then, "then", "exit", "after the last line: exit (exit 0) | sleep (run until SIGTERM/SIGINT, then exit 0)")
 	flag.StringVar(&c.tag, "tag", "", `word included in every line ("-" when empty)`)
 	flag.IntVar(&c.repeat, "repeat", 1, "write every line this many times in a row (identical lines)")
+	flag.IntVar(&c.trace, "trace", 0, `make every line the head of a Java exception ("... java.lang.IllegalStateException: boom") followed by this many "\tat ..." frame lines, each its own write`)
 	flag.Usage = usage
 	flag.Parse()
 
@@ -143,6 +145,9 @@ func validate(c config) error {
 	}
 	if c.repeat < 1 {
 		return fmt.Errorf("-repeat must be >= 1")
+	}
+	if c.trace < 0 {
+		return fmt.Errorf("-trace must be >= 0")
 	}
 	for _, r := range c.tag {
 		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
@@ -224,8 +229,16 @@ func generate(c config) error {
 		s := streams[k%len(streams)]
 		seq := k/len(streams) + 1
 		line := w.line(s.name, seq)
+		if c.trace > 0 {
+			line = append(line[:len(line)-1:len(line)-1], " java.lang.IllegalStateException: boom\n"...)
+		}
 		for i := 0; i < c.repeat; i++ {
 			if _, err := s.f.Write(line); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= c.trace; i++ {
+			if _, err := fmt.Fprintf(s.f, "\tat com.example.Service.step%d(Service.java:%d)\n", i, seq); err != nil {
 				return err
 			}
 		}
