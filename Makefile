@@ -27,7 +27,8 @@
 #   make bench-shards    ingest rate with 1, 2 and 4 shard inputs
 #   make bench-scale     P4 500 containers: RSS, goroutines, CPU, latency
 #   make bench-scale-fb  the same in real Fluent Bit (the plugin's histogram)
-#   make bench-idle      idle CPU of 50 quiet containers in real Fluent Bit
+#   make bench-idle      idle CPU of 50 quiet containers in real Fluent Bit,
+#                        per source (api, file, auto)
 #   make bench-outage    an output outage in real Fluent Bit: peak RSS, every
 #                        line, against tail (mem_buf_limit 2M)
 #   make bench-pause     P5 paused a minute under load: peak RSS vs buffer_max_size
@@ -177,10 +178,13 @@ BENCH_SCALE_FB_ARGS ?= -containers 500 -rate 5 -duration 2m -sample 10s
 bench-scale-fb: all bench-daemon
 	$(GO) run ./tests/bench/scale -name scale-fb -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_SCALE_FB_ARGS)
 
-# 50 quiet containers in real Fluent Bit: idle CPU, per source.
+# 50 quiet containers in real Fluent Bit: idle CPU, per source (file and
+# auto must idle no dearer than api).
 BENCH_IDLE_ARGS ?= -containers 50 -rate 0.001 -duration 1m -sample 10s -goal-cpu 0.5
 bench-idle: all bench-daemon
-	$(GO) run ./tests/bench/scale -name idle -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_IDLE_ARGS)
+	for s in api file auto; do \
+		$(GO) run ./tests/bench/scale -name idle-$$s -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_IDLE_ARGS) -p source=$$s || exit 1; \
+	done
 
 # An output outage in real Fluent Bit (mem_buf_limit 2M): peak RSS and
 # every line, against tail; prints its own table (not in the summary).

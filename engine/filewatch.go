@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -68,8 +69,7 @@ func (fw *fileWatcher) run() {
 			if !ok {
 				return
 			}
-			// An overflow loses wake-ups, not lines: readers poll too.
-			fw.log.Debugf("file watcher: %v", err)
+			fw.failed(err, dirty)
 			continue
 		default:
 		}
@@ -88,8 +88,22 @@ func (fw *fileWatcher) run() {
 			if !ok {
 				return
 			}
-			fw.log.Debugf("file watcher: %v", err)
+			fw.failed(err, dirty)
 		}
+	}
+}
+
+// failed takes an error of the watch: after an overflow, which loses
+// events, every reader is woken, as its backstop poll is long
+// (fileBackstop).
+func (fw *fileWatcher) failed(err error, dirty map[string]bool) {
+	fw.log.Debugf("file watcher: %v", err)
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		fw.mu.Lock()
+		for dir := range fw.dirs {
+			dirty[dir] = true
+		}
+		fw.mu.Unlock()
 	}
 }
 
@@ -110,17 +124,19 @@ func (fw *fileWatcher) wake(dirs map[string]bool) {
 }
 
 // watch signals the channel at each write in dir until cancel is called.
+// The channel is nil where dir cannot be watched (no inotify, or its
+// limits reached): the reader then polls.
 func (fw *fileWatcher) watch(dir string) (<-chan struct{}, func(), error) {
-	ch := make(chan struct{}, 1)
 	if fw.w == nil {
-		return ch, func() {}, nil
+		return nil, func() {}, nil
 	}
+	ch := make(chan struct{}, 1)
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	d := fw.dirs[dir]
 	if d == nil {
 		if err := fw.w.Add(dir); err != nil {
-			return ch, func() {}, fmt.Errorf("watching %s: %w", dir, err)
+			return nil, func() {}, fmt.Errorf("watching %s: %w", dir, err)
 		}
 		d = &dirWatch{readers: map[chan struct{}]struct{}{}}
 		fw.dirs[dir] = d
