@@ -366,3 +366,29 @@ func TestHotReloadResumesExactly(t *testing.T) {
 		t.Logf("container %.12s: %d lines across 2 hot reloads, each once", id, len(ref))
 	}
 }
+
+// A db written while reading through the API (source api) is resumed
+// exactly by runs reading the json-file logs (source auto): upgrading the
+// source over a db loses and repeats nothing.
+func TestDBFromAPIResumedByAuto(t *testing.T) {
+	d := needDocker(t)
+	runs := newHostRuns(t, d, "source=api")
+	runs.start()
+	ids := runSteady(t, d, "upgrade-db", 2, 400, 16*time.Second)
+	time.Sleep(4 * time.Second)
+	for i, a := range runs.args {
+		if a == "source=api" {
+			runs.args[i] = "source=auto"
+		}
+	}
+	runs.cycle(2, 4*time.Second, (*host).stop) // api -> auto, auto -> auto
+	for _, id := range ids {
+		d.Wait(id)
+	}
+	for _, id := range ids {
+		_, ref := awaitEveryLineOnce(t, d, runs, id)
+		t.Logf("container %.12s: %d lines over a run through the API and two from its file, each once", id, len(ref))
+	}
+	runs.runs[len(runs.runs)-1].stop() // its positions written at exit
+	runs.assertReadFromFile()
+}
