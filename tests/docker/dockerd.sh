@@ -29,10 +29,10 @@
 #                          Debian's 20.10), e.g. build/dockerd-28.5.2/dockerd
 #                          from tests/docker/dockerd-modern.sh; it runs
 #                          Debian's containerd and runc. A directory serves
-#                          one binary: start refuses a $DIR last started by
-#                          another dockerd (a newer daemon migrates data-root,
-#                          an older one cannot read it) or a running daemon of
-#                          another binary
+#                          one dockerd version: start refuses a $DIR last
+#                          started by another version (a newer daemon migrates
+#                          data-root, an older one cannot read it) or a running
+#                          daemon of another version
 #
 # Everything lives under $DIR: the system daemon (/var/run/docker.sock,
 # /var/lib/docker) and a system containerd (/run/containerd/containerd.sock)
@@ -90,10 +90,21 @@ dockerd_bin() {
     readlink -f "$path"
 }
 
-# same_binary BIN: $DIR was last started with BIN (or never started). Kept
-# across stop/kill, so that a restart after a crash uses the same daemon.
-same_binary() {
-    [[ ! -e "$BINFILE" ]] || [[ "$(cat "$BINFILE")" == "$1" ]]
+# version_of BIN: what BIN --version says ("Docker version 28.5.2, build
+# ..."): a directory serves one daemon version, wherever its binary lies (a
+# clone in another place builds the same one).
+version_of() { "$1" --version 2>/dev/null | head -n 1; }
+
+# same_version BIN: $DIR was last started with BIN's version (or never
+# started). Kept across stop/kill, so that a restart after a crash uses the
+# same daemon.
+same_version() {
+    [[ -e "$BINFILE" ]] || return 0
+    local was
+    was="$(cat "$BINFILE")"
+    # Written by an older dockerd.sh: the binary's path.
+    [[ "$was" != /* ]] || was="$(version_of "$was")"
+    [[ -z "$was" || "$was" == "$(version_of "$1")" ]]
 }
 
 
@@ -158,12 +169,12 @@ cmd_start() {
     local pid bin
     bin="$(dockerd_bin)"
     if pid="$(dockerd_pid)"; then
-        # The tests must not run against another daemon than the one asked for.
-        # (A binary replaced on disk since reads "<path> (deleted)".)
+        # The tests must not run against another daemon than the one asked
+        # for. (/proc/PID/exe runs even when its file was deleted since.)
         local running
-        running="$(readlink "/proc/$pid/exe" 2>/dev/null)" || running=""
-        [[ "${running% (deleted)}" == "$bin" ]] ||
-            die "dockerd (pid $pid) of $DIR is ${running:-unknown}, not $bin: use another DL_DOCKER_DIR"
+        running="$(version_of "/proc/$pid/exe")"
+        [[ "$running" == "$(version_of "$bin")" ]] ||
+            die "dockerd (pid $pid) of $DIR is ${running:-unknown}, not $(version_of "$bin"): use another DL_DOCKER_DIR"
         if answers || wait_answers 60 "$pid"; then
             say "already running (pid $pid, DOCKER_HOST=$HOST)"
             return 0
@@ -194,8 +205,8 @@ cmd_start() {
         --config-file "$DIR/daemon.json"
         "${extra[@]}"
     )
-    same_binary "$bin" ||
-        die "$DIR was used by $(cat "$BINFILE"), not $bin: use another DL_DOCKER_DIR (or stop it and rm -rf $DIR)"
+    same_version "$bin" ||
+        die "$DIR was used by $(cat "$BINFILE"), not $(version_of "$bin"): use another DL_DOCKER_DIR (or stop it and rm -rf $DIR)"
     [[ -e "$DIR/daemon.json" ]] || echo '{}' >"$DIR/daemon.json"
     rm -f "$PIDFILE"
     # After a kill, dockerd's containerd dies too (parent-death signal) but
@@ -210,7 +221,7 @@ cmd_start() {
         echo
         echo "==== $(date -u +%FT%TZ) dockerd.sh start: $bin ${args[*]}"
     } >>"$LOG"
-    echo "$bin" >"$BINFILE"
+    version_of "$bin" >"$BINFILE"
     # Detached (own session), no inherited stdio: callers that capture the
     # script's output (e.g. exec.Cmd.CombinedOutput) must not wait on it.
     setsid "$bin" "${args[@]}" </dev/null >>"$LOG" 2>&1 9>&- &
