@@ -31,6 +31,8 @@
 #                        per source (api, file, auto)
 #   make bench-outage    an output outage in real Fluent Bit: peak RSS, every
 #                        line, against tail (mem_buf_limit 2M)
+#   make bench-threaded  threaded against threaded false in real Fluent Bit:
+#                        latency to the output, lines, CPU per line
 #   make bench-pause     P5 paused a minute under load: peak RSS vs buffer_max_size
 #   make bench-crash     lines lost or repeated when real Fluent Bit is SIGKILLed,
 #                        per db.commit_delay (needs fluent-bit; not in make bench)
@@ -59,7 +61,7 @@ GO_SRC  := $(shell find plugin engine conf docker -name '*.go' -not -name '*_tes
 FUZZTIME ?= 60000x
 
 .PHONY: all test unit race fuzz integration integration-modern run dist bench bench-go bench-rotation bench-shards \
-	bench-ingest bench-source bench-scale bench-scale-fb bench-idle bench-outage bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
+	bench-ingest bench-source bench-scale bench-scale-fb bench-idle bench-outage bench-threaded bench-pause bench-crash bench-long bench-results bench-summary bench-daemon soak clean
 
 all: $(SO) $(HOST) $(HOST_NOAPPEND)
 
@@ -133,7 +135,7 @@ dist:
 # and leaves its rows in $(BENCH_DIR); bench-summary prints them as one table.
 BENCH_DIR ?= build/bench
 
-bench: bench-results bench-go bench-ingest bench-source bench-rotation bench-shards bench-scale bench-scale-fb bench-idle bench-pause bench-outage
+bench: bench-results bench-go bench-ingest bench-source bench-rotation bench-shards bench-scale bench-scale-fb bench-idle bench-pause bench-outage bench-threaded
 	@$(MAKE) --no-print-directory bench-summary
 
 # A fresh start: the summary shows only what this run measured.
@@ -185,6 +187,12 @@ bench-idle: all bench-daemon
 	for s in api file auto; do \
 		$(GO) run ./tests/bench/scale -name idle-$$s -fluent-bit auto -result-dir $(BENCH_DIR) $(BENCH_IDLE_ARGS) -p source=$$s || exit 1; \
 	done
+
+# threaded (Fluent Bit's default for a Go input) against threaded false,
+# in real Fluent Bit: latency from Docker's timestamp to the output, lines,
+# CPU per line; prints its own table (not in the summary).
+bench-threaded: all bench-daemon
+	bash tests/bench/threaded.sh
 
 # An output outage in real Fluent Bit (mem_buf_limit 2M): peak RSS and
 # every line, against tail; prints its own table (not in the summary).
