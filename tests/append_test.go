@@ -102,7 +102,7 @@ func TestAppendCarriesAFastContainer(t *testing.T) {
 	time.Sleep(2 * time.Second) // room for a late duplicate to show
 	s.scan()
 	// The daemon is shared: other tests' containers may be warned about.
-	for _, line := range strings.Split(h.stderr.String(), "\n") {
+	for _, line := range strings.Split(h.output.String(), "\n") {
 		if strings.Contains(line, "Raise chunk_max_size") || strings.Contains(line, "[ warn]") && strings.Contains(line, id[:12]) {
 			t.Fatalf("a warning while carrying the load: %s", line)
 		}
@@ -140,7 +140,7 @@ func TestAppendRefusedKeepsEverything(t *testing.T) {
 	s.waitAll(n, 2*time.Minute, 500*time.Millisecond)
 	time.Sleep(time.Second)
 	s.scan()
-	log := h.stderr.String()
+	log := h.output.String()
 	if c := strings.Count(log, "Fluent Bit refused"); c != 1 {
 		t.Fatalf("%d warnings about refused appends, want 1:\n%s", c, tail(log, 30))
 	}
@@ -192,7 +192,7 @@ func TestTagTemplateNeedsAppend(t *testing.T) {
 	if code := h.exitCode(30 * time.Second); code != 255 {
 		t.Fatalf("host exited %d, want 255 (init failure)", code)
 	}
-	if msg := h.stderr.String(); !strings.Contains(msg, "[input:docker_logs:docker_logs.0] invalid tag_template: this Fluent Bit does not export flb_input_log_append") {
+	if msg := h.output.String(); !strings.Contains(msg, "[input:docker_logs:docker_logs.0] invalid tag_template: this Fluent Bit does not export flb_input_log_append") {
 		t.Fatalf("the message does not name tag_template and the reason:\n%s", msg)
 	}
 }

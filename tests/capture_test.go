@@ -57,20 +57,29 @@ func ofContainer(recs []record, id string) []record {
 // hosts, an in-process engine.
 type recordSource interface{ records() []record }
 
-// ofInstance is the part of a source one instance delivered.
-type ofInstance struct {
+// filtered is the part of a source that keep takes.
+type filtered struct {
 	src  recordSource
-	name string
+	keep func(record) bool
 }
 
-func (o ofInstance) records() []record {
+func (f filtered) records() []record {
 	var out []record
-	for _, r := range o.src.records() {
-		if r.Instance == o.name {
+	for _, r := range f.src.records() {
+		if f.keep(r) {
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// ofInstance is what one instance delivered; ofTag, what came under a tag.
+func ofInstance(src recordSource, name string) recordSource {
+	return filtered{src, func(r record) bool { return r.Instance == name }}
+}
+
+func ofTag(src recordSource, tag string) recordSource {
+	return filtered{src, func(r record) bool { return r.Tag == tag }}
 }
 
 // awaitLines waits until src has delivered as many records of the
@@ -262,7 +271,7 @@ func TestTwoInstances(t *testing.T) {
 	t.Cleanup(func() { d.Remove(id) })
 	d.Wait(id)
 	for _, inst := range []string{"docker_logs.0", "docker_logs.1"} {
-		awaitEveryLineOnce(t, d, ofInstance{h, inst}, id)
+		awaitEveryLineOnce(t, d, ofInstance(h, inst), id)
 	}
 }
 
@@ -289,8 +298,8 @@ func TestLegacyFluentBit(t *testing.T) {
 		if code := h.exitCode(30 * time.Second); code != 255 {
 			t.Fatalf("host exited %d, want 255 (init failure)", code)
 		}
-		if !strings.Contains(h.stderr.String(), "multiple docker_logs instances need Fluent Bit 4.1 or newer") {
-			t.Fatalf("no clear message:\n%s", h.stderr.String())
+		if !strings.Contains(h.output.String(), "multiple docker_logs instances need Fluent Bit 4.1 or newer") {
+			t.Fatalf("no clear message:\n%s", h.output.String())
 		}
 	})
 }
@@ -302,7 +311,7 @@ func TestBadDockerHost(t *testing.T) {
 		if code := h.exitCode(30 * time.Second); code != 255 {
 			t.Fatalf("docker_host=%s: host exited %d, want 255", bad, code)
 		}
-		if msg := h.stderr.String(); !strings.Contains(msg, fmt.Sprintf("invalid docker_host %q", bad)) {
+		if msg := h.output.String(); !strings.Contains(msg, fmt.Sprintf("invalid docker_host %q", bad)) {
 			t.Fatalf("docker_host=%s: message does not name the key and value:\n%s", bad, msg)
 		}
 	}

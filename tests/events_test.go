@@ -33,11 +33,11 @@ func TestRecordsAppendedAsRead(t *testing.T) {
 	assertSequence(t, recs, id, "stdout", "stdout", lines)
 	assertSequence(t, recs, id, "stderr", "stderr", lines)
 	h.stop()
-	if !strings.Contains(h.stderr.String(), "records are appended as they are read") {
-		t.Errorf("the plugin did not say it appends as it reads:\n%s", grepLines(h.stderr.String(), "docker_logs:evented"))
+	if !strings.Contains(h.output.String(), "records are appended as they are read") {
+		t.Errorf("the plugin did not say it appends as it reads:\n%s", grepLines(h.output.String(), "docker_logs:evented"))
 	}
-	if !strings.Contains(h.stderr.String(), "stats: collects=0 ") {
-		t.Errorf("the proxy's collect ran: %s", grepLines(h.stderr.String(), "stats:"))
+	if !strings.Contains(h.output.String(), "stats: collects=0 ") {
+		t.Errorf("the proxy's collect ran: %s", grepLines(h.output.String(), "stats:"))
 	}
 	wakes := promValues(t, metrics)[`fluentbit_docker_logs_collector_wakes_total{name="evented"}`]
 	if wakes < 1 || wakes >= 2*lines {

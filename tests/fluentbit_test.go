@@ -102,82 +102,14 @@ func (c *fbConf) write(t *testing.T, dir string) string {
 }
 
 // fluentBit is one running Fluent Bit with the plugin loaded (-e).
-type fluentBit struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	log  *syncBuffer // its stdout and stderr
-	done chan struct{}
-	err  error
-}
+type fluentBit struct{ *proc }
 
-// startFluentBit runs bin with the config at conf and more arguments; it
-// is stopped at the test's end if still running.
+// startFluentBit runs bin with the config at conf and more arguments; its
+// grace is 10 s (newFBConf), so stop waits 30 s.
 func startFluentBit(t *testing.T, bin, conf string, args ...string) *fluentBit {
 	t.Helper()
-	fb := &fluentBit{t: t, log: &syncBuffer{}, done: make(chan struct{})}
-	fb.cmd = exec.Command(bin, append([]string{"-e", filepath.Join(repoRoot, "build/docker_logs.so"), "-c", conf}, args...)...)
-	fb.cmd.Stdout, fb.cmd.Stderr = fb.log, fb.log
-	if err := fb.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		fb.err = fb.cmd.Wait()
-		close(fb.done)
-	}()
-	t.Cleanup(func() {
-		fb.stop()
-		if strings.Contains(fb.log.String(), "panicked") {
-			t.Errorf("the plugin recovered a panic: a defect, not normal operation")
-		}
-		if t.Failed() {
-			t.Logf("Fluent Bit's output:\n%s", tail(fb.log.String(), 60))
-		}
-	})
-	return fb
-}
-
-// stop sends SIGTERM and waits for Fluent Bit's shutdown: exit 0 within
-// 30 s (its grace is 10 s), else the test fails.
-func (fb *fluentBit) stop() {
-	fb.t.Helper()
-	select {
-	case <-fb.done:
-		return
-	default:
-	}
-	fb.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-fb.done:
-		if fb.err != nil {
-			fb.t.Errorf("Fluent Bit exited with %v after SIGTERM", fb.err)
-		}
-	case <-time.After(30 * time.Second):
-		fb.cmd.Process.Kill()
-		<-fb.done
-		fb.t.Errorf("Fluent Bit did not exit within 30 s of SIGTERM")
-	}
-}
-
-// kill ends Fluent Bit with SIGKILL.
-func (fb *fluentBit) kill() {
-	fb.cmd.Process.Signal(syscall.SIGKILL)
-	<-fb.done
-}
-
-// waitLog waits until Fluent Bit's output contains substr n times.
-func (fb *fluentBit) waitLog(substr string, n int, timeout time.Duration) {
-	fb.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for strings.Count(fb.log.String(), substr) < n {
-		select {
-		case <-fb.done:
-			fb.t.Fatalf("Fluent Bit exited (%v) before logging %q", fb.err, substr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			fb.t.Fatalf("Fluent Bit did not log %q %d times", substr, n)
-		}
-	}
+	cmd := exec.Command(bin, append([]string{"-e", filepath.Join(repoRoot, "build/docker_logs.so"), "-c", conf}, args...)...)
+	return &fluentBit{startProc(t, "Fluent Bit", 30*time.Second, cmd)}
 }
 
 // peakRSS is Fluent Bit's VmHWM in MiB, while it runs.
@@ -405,7 +337,7 @@ var fbConnected = regexp.MustCompile(`\[input:docker_logs:[^\]]+\] connected to 
 func (fb *fluentBit) waitConnected(n int) {
 	fb.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(fbConnected.FindAllString(fb.log.String(), -1)) < n {
+	for len(fbConnected.FindAllString(fb.output.String(), -1)) < n {
 		select {
 		case <-fb.done:
 			fb.t.Fatalf("Fluent Bit exited (%v) before the plugin started", fb.err)
@@ -415,22 +347,6 @@ func (fb *fluentBit) waitConnected(n int) {
 			fb.t.Fatalf("%d inputs never logged that they connected", n)
 		}
 	}
-}
-
-// ofTag is the part of a source delivered under one tag.
-type ofTag struct {
-	src recordSource
-	tag string
-}
-
-func (o ofTag) records() []record {
-	var out []record
-	for _, r := range o.src.records() {
-		if r.Tag == o.tag {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // runAll starts the containers and removes them at the test's end.
@@ -668,7 +584,7 @@ func TestFluentBitOutage(t *testing.T) {
 	waitAll(t, d, ids)
 	src := fileOut{t, out}
 	awaitSeqs(t, src, prefix, ids, n, 3*time.Minute, false)
-	if !strings.Contains(fb.log.String(), "docker_logs.0 paused (mem buf overlimit") {
+	if !strings.Contains(fb.output.String(), "docker_logs.0 paused (mem buf overlimit") {
 		t.Errorf("Fluent Bit never paused the input: the outage did not reach mem_buf_limit")
 	}
 	t.Logf("%d lines once; Fluent Bit's peak RSS %.1f MiB", 4*2*n, fb.peakRSS())
@@ -753,7 +669,7 @@ func TestFluentBitLogFileAndMetrics(t *testing.T) {
 	if strings.Contains(log, "[ info] [input:docker_logs:lost]") {
 		t.Errorf("an input at log_level warn logged info lines:\n%s", grepLines(log, "docker_logs:lost"))
 	}
-	if s := fb.log.String(); strings.Contains(s, "[input:docker_logs:") {
+	if s := fb.output.String(); strings.Contains(s, "[input:docker_logs:") {
 		t.Errorf("plugin lines went to stderr, not Fluent Bit's log file:\n%s", grepLines(s, "[input:docker_logs:"))
 	}
 }
@@ -808,7 +724,7 @@ func TestFluentBitHotReload(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		time.Sleep(2 * time.Second)
 		fb.cmd.Process.Signal(syscall.SIGHUP)
-		fb.waitLog("[reload] successful reload done", i, 30*time.Second)
+		fb.waitOutput("[reload] successful reload done", i, 30*time.Second)
 	}
 	src := fileOut{t, out}
 	awaitSeqs(t, src, prefix, ids, n, 2*time.Minute, false)
@@ -845,11 +761,11 @@ func TestFluentBitTwoInstances(t *testing.T) {
 		ids := runAll(t, d, loggen(prefix+"a", 500, 1000), loggen(prefix+"b", 500, 1000))
 		waitAll(t, d, ids)
 		for _, id := range ids {
-			_, ref := awaitEveryLineOnce(t, d, ofTag{fileOut{t, out}, "all"}, id)
+			_, ref := awaitEveryLineOnce(t, d, ofTag(fileOut{t, out}, "all"), id)
 			t.Logf("all: container %.12s: %d lines once", id, len(ref))
 		}
-		awaitEveryLineOnce(t, d, ofTag{fileOut{t, out}, "b"}, ids[1])
-		if n := len(ofContainer(ofTag{fileOut{t, out}, "b"}.records(), ids[0])); n != 0 {
+		awaitEveryLineOnce(t, d, ofTag(fileOut{t, out}, "b"), ids[1])
+		if n := len(ofContainer(ofTag(fileOut{t, out}, "b").records(), ids[0])); n != 0 {
 			t.Errorf("the input including only %sb delivered %d records of %sa", prefix, n, prefix)
 		}
 		fb.stop()
@@ -865,7 +781,7 @@ func TestFluentBitTwoInstances(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("Fluent Bit 3.2.10 ran on with a second docker_logs input")
 		}
-		log := fb.log.String()
+		log := fb.output.String()
 		if ee, ok := fb.err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
 			t.Errorf("Fluent Bit 3.2.10 ended with %v, want exit status 255", fb.err)
 		}
@@ -948,7 +864,7 @@ func testFluentBitWildcardTagMultiline(t *testing.T, bin string) {
 			t.Errorf("%s: %d of its %d traces", runs[i].Name, len(seen), traces)
 		}
 	}
-	if !strings.Contains(fb.log.String(), "Tag docker.*: each container's records are tagged with its name") {
+	if !strings.Contains(fb.output.String(), "Tag docker.*: each container's records are tagged with its name") {
 		t.Errorf("the plugin did not say how it expands Tag docker.*")
 	}
 	fb.stop()

@@ -80,14 +80,90 @@ func (r record) str(k string) string {
 	return s
 }
 
-// host is a running test host.
-type host struct {
+// proc is a process a test runs, Fluent Bit or the test host in its
+// place: its output kept, stopped as Fluent Bit is (SIGTERM, then exit 0
+// within grace), and at the test's end if still running.
+type proc struct {
 	t      *testing.T
+	what   string // "host", "Fluent Bit": in failures
 	cmd    *exec.Cmd
-	out    string // the records file
-	stderr *syncBuffer
+	output *syncBuffer // its stdout and stderr
 	done   chan struct{}
 	err    error
+	grace  time.Duration
+}
+
+func startProc(t *testing.T, what string, grace time.Duration, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, what: what, cmd: cmd, output: &syncBuffer{}, done: make(chan struct{}), grace: grace}
+	cmd.Stdout, cmd.Stderr = p.output, p.output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if strings.Contains(p.output.String(), "panicked") {
+			t.Errorf("the plugin recovered a panic: a defect, not normal operation")
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", what, tail(p.output.String(), 60))
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM (Fluent Bit's shutdown sequence) and waits; it fails
+// the test if the process does not exit 0 within its grace.
+func (p *proc) stop() {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			p.t.Errorf("%s exited with %v after SIGTERM", p.what, p.err)
+		}
+	case <-time.After(p.grace):
+		p.cmd.Process.Kill()
+		<-p.done
+		p.t.Errorf("%s did not exit within %s of SIGTERM", p.what, p.grace)
+	}
+}
+
+// kill ends the process with SIGKILL: no exit sequence, no final write.
+func (p *proc) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// waitOutput waits until the process's output holds substr n times.
+func (p *proc) waitOutput(substr string, n int, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Count(p.output.String(), substr) < n {
+		select {
+		case <-p.done:
+			p.t.Fatalf("%s exited (%v) before logging %q", p.what, p.err, substr)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not log %q %d times", p.what, substr, n)
+		}
+	}
+}
+
+// host is a running test host.
+type host struct {
+	*proc
+	out string // the records file
 }
 
 type syncBuffer struct {
@@ -125,29 +201,9 @@ const (
 
 func startHostBin(t *testing.T, bin string, args ...string) *host {
 	t.Helper()
-	h := &host{t: t, out: filepath.Join(t.TempDir(), "records.jsonl"), stderr: &syncBuffer{}, done: make(chan struct{})}
-	full := append([]string{"--out", h.out}, args...)
-	full = append(full, filepath.Join(repoRoot, "build/docker_logs.so"))
-	h.cmd = exec.Command(filepath.Join(repoRoot, bin), full...)
-	h.cmd.Stderr = h.stderr
-	h.cmd.Stdout = h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		h.err = h.cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() {
-		h.stop()
-		if strings.Contains(h.stderr.String(), "panicked") {
-			t.Errorf("the plugin recovered a panic: a defect, not normal operation")
-		}
-		if t.Failed() {
-			t.Logf("host output:\n%s", tail(h.stderr.String(), 60))
-		}
-	})
-	return h
+	out := filepath.Join(t.TempDir(), "records.jsonl")
+	full := append(append([]string{"--out", out}, args...), filepath.Join(repoRoot, "build/docker_logs.so"))
+	return &host{proc: startProc(t, "host", 15*time.Second, exec.Command(filepath.Join(repoRoot, bin), full...)), out: out}
 }
 
 // instanceArgs is "-i docker_logs" with the daemon and a short collect
@@ -158,34 +214,6 @@ func instanceArgs(dockerHost string, kv ...string) []string {
 		args = append(args, "-p", p)
 	}
 	return args
-}
-
-// stop sends SIGTERM (Fluent Bit's shutdown sequence) and waits; it fails
-// the test if the host does not exit 0 within 15 s.
-func (h *host) stop() {
-	h.t.Helper()
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.done:
-		if h.err != nil {
-			h.t.Errorf("host exited with %v", h.err)
-		}
-	case <-time.After(15 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		h.t.Errorf("host did not exit within 15 s of SIGTERM")
-	}
-}
-
-// kill ends the host with SIGKILL: no exit sequence, no final write.
-func (h *host) kill() {
-	h.cmd.Process.Signal(syscall.SIGKILL)
-	<-h.done
 }
 
 // exitCode waits for the host to exit by itself and returns its status.
@@ -270,16 +298,10 @@ func (h *host) waitFor(what string, timeout time.Duration, ok func([]record) boo
 	}
 }
 
-// waitLog polls the host's stderr for a substring.
+// waitLog waits for a substring in the host's output.
 func (h *host) waitLog(substr string, timeout time.Duration) {
 	h.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(h.stderr.String(), substr) {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("host never logged %q", substr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	h.waitOutput(substr, 1, timeout)
 }
 
 func tail(s string, lines int) string {

@@ -45,8 +45,8 @@ func TestRecordMetadata(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Remove(composed, plain, renamed) })
 	h.waitFor("the first lines of the container to rename", 30*time.Second, func([]record) bool {
-		return len(ofContainer(ofInstance{h, "docker_logs.0"}.records(), renamed)) >= 5 &&
-			len(ofContainer(ofInstance{h, "docker_logs.1"}.records(), renamed)) >= 5
+		return len(ofContainer(ofInstance(h, "docker_logs.0").records(), renamed)) >= 5 &&
+			len(ofContainer(ofInstance(h, "docker_logs.1").records(), renamed)) >= 5
 	})
 	if _, err := d.Docker("rename", "before"+sfx, "after"+sfx); err != nil {
 		t.Fatal(err)
@@ -62,16 +62,16 @@ func TestRecordMetadata(t *testing.T) {
 		}
 		for _, inst := range []string{"docker_logs.0", "docker_logs.1"} {
 			if id != renamed {
-				awaitEveryLineOnce(t, d, ofInstance{h, inst}, id)
+				awaitEveryLineOnce(t, d, ofInstance(h, inst), id)
 				continue
 			}
-			recs, ref := awaitLines(t, d, ofInstance{h, inst}, id)
+			recs, ref := awaitLines(t, d, ofInstance(h, inst), id)
 			assertExactlyOnce(t, recs, ref, id, "") // its names are checked below
 		}
 	}
 	check := func(inst, id string, want map[string]any) {
 		t.Helper()
-		for _, r := range ofContainer(ofInstance{h, inst}.records(), id) {
+		for _, r := range ofContainer(ofInstance(h, inst).records(), id) {
 			got := map[string]any{}
 			for k := range want {
 				if v, ok := r.Record[k]; ok {
@@ -105,7 +105,7 @@ func TestRecordMetadata(t *testing.T) {
 		if inst == "docker_logs.1" {
 			absent = absent[:2]
 		}
-		for _, r := range ofContainer(ofInstance{h, inst}.records(), plain) {
+		for _, r := range ofContainer(ofInstance(h, inst).records(), plain) {
 			for _, k := range absent {
 				if _, ok := r.Record[k]; ok {
 					t.Fatalf("%s: a container without such labels got %s: %v", inst, k, r.Record)
@@ -115,7 +115,7 @@ func TestRecordMetadata(t *testing.T) {
 		// The name switches once, from the old to the new, and the lines
 		// written well after the rename carry the new one.
 		names := []string{}
-		for _, r := range ofContainer(ofInstance{h, inst}.records(), renamed) {
+		for _, r := range ofContainer(ofInstance(h, inst).records(), renamed) {
 			if n := r.str("container_name"); len(names) == 0 || names[len(names)-1] != n {
 				names = append(names, n)
 			}

@@ -57,7 +57,7 @@ func TestLogsGoIntoFluentBitsLog(t *testing.T) {
 	if strings.Contains(log, "[input:docker_logs:quiet] started") || strings.Contains(log, "[input:docker_logs:quiet] container") {
 		t.Errorf("an input at log_level error logged info or warn lines:\n%s", grepLines(log, "docker_logs:quiet"))
 	}
-	if s := h.stderr.String(); strings.Contains(s, "[input:docker_logs:") {
+	if s := h.output.String(); strings.Contains(s, "[input:docker_logs:") {
 		t.Errorf("plugin lines went to stderr, not Fluent Bit's log:\n%s", grepLines(s, "[input:docker_logs:"))
 	}
 }

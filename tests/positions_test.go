@@ -221,8 +221,8 @@ func testGapReportedAfterRotation(t *testing.T, source ...string) {
 	d.Wait(id)
 	second := runs.start()
 	second.waitLog("are no longer held by the daemon", 30*time.Second)
-	if !strings.Contains(second.stderr.String(), id[:12]) {
-		t.Fatalf("the gap warning does not name the container:\n%s", second.stderr.String())
+	if !strings.Contains(second.output.String(), id[:12]) {
+		t.Fatalf("the gap warning does not name the container:\n%s", second.output.String())
 	}
 	awaitEveryLineOnce(t, d, second, id) // what the daemon still holds
 }

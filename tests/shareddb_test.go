@@ -21,7 +21,7 @@ func TestSharedDBRefused(t *testing.T) {
 	if code := h.exitCode(30 * time.Second); code != 255 {
 		t.Fatalf("host exited %d, want 255 (init failure)", code)
 	}
-	msg := h.stderr.String()
+	msg := h.output.String()
 	for _, want := range []string{
 		fmt.Sprintf("[input:docker_logs:docker_logs.1] invalid db %q", db),
 		"instance docker_logs.0 already keeps its positions in " + db,

@@ -103,7 +103,7 @@ var statusAddrRE = regexp.MustCompile(`status endpoint on http://([0-9.:]+)`)
 // statusAddr is the address of the plugin's status endpoint, from its log.
 func (h *host) statusAddr() string {
 	h.t.Helper()
-	m := statusAddrRE.FindStringSubmatch(h.stderr.String())
+	m := statusAddrRE.FindStringSubmatch(h.output.String())
 	if m == nil {
 		h.t.Fatalf("no status endpoint address in the log")
 	}

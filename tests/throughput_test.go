@@ -135,7 +135,7 @@ func TestBadShardValues(t *testing.T) {
 		if code := h.exitCode(30 * time.Second); code != 255 {
 			t.Fatalf("%s: host exited %d, want 255", c.name, code)
 		}
-		if msg := h.stderr.String(); !strings.Contains(msg, c.want) {
+		if msg := h.output.String(); !strings.Contains(msg, c.want) {
 			t.Fatalf("%s: message lacks %q:\n%s", c.name, c.want, msg)
 		}
 	}
