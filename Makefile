@@ -105,10 +105,11 @@ integration: all
 # /tmp/dl-dockerd28, and a directory a test names gets "-28.5.2" appended
 # (the daemon kill test's /tmp/dl-dockerd28-kill-28.5.2).
 DOCKERD_MODERN := build/dockerd-28.5.2/dockerd
+DL_DOCKER_DIR_MODERN ?= /tmp/dl-dockerd28
 INTEGRATION_MODERN_RUN ?= ^(TestCapture|TestExactlyOnce|TestFluentBitCapture|TestFluentBitExactlyOnce|TestRotatedAwayLinesAreReported|TestGapReportedAfterRotation|TestFileAndAPIRecordsAreEqual|TestSource|TestShortLivedRemovedContainersUnderLoad)
 integration-modern: all
 	bash tests/docker/dockerd-modern.sh build
-	set -o pipefail; DL_DOCKERD=$(CURDIR)/$(DOCKERD_MODERN) DL_DOCKER_DIR=/tmp/dl-dockerd28 \
+	set -o pipefail; DL_DOCKERD=$(CURDIR)/$(DOCKERD_MODERN) DL_DOCKER_DIR=$(DL_DOCKER_DIR_MODERN) \
 		$(GO) test -count=1 -timeout 20m -v -run '$(INTEGRATION_MODERN_RUN)' ./tests/ 2>&1 | \
 		tee build/integration-modern.log | \
 		grep -E --line-buffered '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|_test.go'

@@ -370,7 +370,7 @@ func TestLongLines(t *testing.T) {
 		t.Cleanup(func() { d.Remove(id) })
 		d.Wait(id)
 		recs := ofContainer(h.waitFor("the long lines", 60*time.Second, countOf(id, 2)), id)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(time.Second) // room for a late duplicate to show
 		if recs = ofContainer(h.records(), id); len(recs) != 2 {
 			t.Fatalf("size %d tty=%v: %d records, want 2", c.size, c.tty, len(recs))
 		}
