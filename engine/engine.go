@@ -632,6 +632,7 @@ func (e *Engine) handleEvent(ev docker.Event) {
 	case "die":
 		if m := e.monitors[ev.ID]; m != nil {
 			m.wake() // a followed file does not end by itself (see source.go)
+			m.noteDeath()
 		}
 	case "destroy":
 		delete(e.skipped, ev.ID)

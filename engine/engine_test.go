@@ -745,3 +745,25 @@ func TestEngineWarnsInotifyLimit(t *testing.T) {
 		t.Fatalf("warned %d times", n)
 	}
 }
+
+// A container dies while its followed stream is stalled (dockerd 20.10's
+// follower, stuck on an entry it read half-written, keeps the stream open
+// and silent): the stream is cut followEndGrace after the death, and the
+// lines written before it arrive then, not at stream_idle_timeout.
+func TestStalledFollowCutAfterDeath(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api, "stream_lifetime", "1m", "stream_idle_timeout", "1m")
+	c := &collector{t: t, e: e}
+	api.run("c1", "app")
+	api.writeSeq("c1", docker.Stdout, "line", 1, 10)
+	c.until("the first lines", c.count(10))
+	api.mu.Lock()
+	api.containers["c1"].stalled = true
+	api.mu.Unlock()
+	api.writeSeq("c1", docker.Stdout, "line", 11, 20)
+	api.stop("c1")
+	// Within 10 s: before stream_idle_timeout (1m).
+	c.until("the lines written before the death", c.count(20))
+	c.settle()
+	assertLines(t, logs(c.recs, "app", "stdout"), seq("line", 1, 20))
+}

@@ -49,6 +49,9 @@ type fakeContainer struct {
 	info    docker.Container
 	entries []fakeEntry
 	log     *fakeLog // its json-file log on disk, from its first start
+	// stalled: its follow streams send nothing more and never end, as
+	// dockerd 20.10's follower after a half-written entry.
+	stalled bool
 }
 
 type fakeEntry struct {
@@ -310,6 +313,9 @@ func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions
 	follow := o.Follow
 	f.mu.Lock()
 	c := f.containers[id] // an open stream reads on after its removal, as dockerd's
+	// A stream opened on a stopped container ends at its last line, even
+	// where the follower stalls (stalled).
+	followsRunning := follow && c != nil && c.info.Running
 	f.mu.Unlock()
 	for {
 		f.mu.Lock()
@@ -327,6 +333,12 @@ func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions
 			out = append(out, encodeEntry(e, c.info.TTY)...)
 		}
 		running, changed := c.info.Running && f.containers[id] == c, f.changed
+		if followsRunning && c.stalled {
+			f.mu.Unlock()
+			<-ctx.Done()
+			pw.CloseWithError(ctx.Err())
+			return
+		}
 		f.mu.Unlock()
 		if len(out) > 0 {
 			if _, err := pw.Write(out); err != nil {

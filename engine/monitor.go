@@ -38,6 +38,7 @@ type monitor struct {
 	e      *Engine
 	id     string
 	wakeup chan struct{} // a start, or anything else worth re-inspecting for
+	died   chan struct{} // the container died (an event): see cutAfterDeath
 	// startedEv: the container started (an event) since the monitor last
 	// looked; its log is read before anything else (see run).
 	startedEv atomic.Bool
@@ -84,7 +85,7 @@ type monitor struct {
 // newMonitor makes the monitor of container id; hint is what an event or
 // the list said of it (its name, image, labels), until it is inspected.
 func newMonitor(e *Engine, id string, hint docker.Container) *monitor {
-	m := &monitor{e: e, id: id, wakeup: make(chan struct{}, 1), tail: tailInitial, info: hint}
+	m := &monitor{e: e, id: id, wakeup: make(chan struct{}, 1), died: make(chan struct{}, 1), tail: tailInitial, info: hint}
 	m.shownName.Store(&hint.Name)
 	return m
 }
@@ -161,6 +162,8 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 			m.e.stats.Widened.Add(1)
 		case isFileEnd(err):
 			log.Debugf("container %s: %v; reopening it from where delivery stands", m.label(), err)
+		case errors.Is(err, errFollowCut):
+			log.Debugf("container %s: %v; reading the rest without follow", m.label(), err)
 		case errors.Is(err, errBehind):
 			m.catchingUp = true
 			m.e.stats.CatchUps.Add(1)
@@ -184,6 +187,55 @@ func (m *monitor) run(ctx context.Context, t *task) error {
 		}
 	}
 	return nil
+}
+
+// followEndGrace is how long the followed API stream of a container that
+// died may go on: dockerd ends it at the container's last line, but its
+// follower (20.10) can stall on an entry it read half-written ("got error
+// while decoding json ... unexpected EOF" in its log) and keep the stream
+// open, silent: the container's last lines would wait for
+// stream_idle_timeout.
+const followEndGrace = 2 * time.Second
+
+// errFollowCut is a followed stream cut followEndGrace after its
+// container died.
+var errFollowCut = fmt.Errorf("its log stream went on %s after it died", followEndGrace)
+
+// cutAfterDeath cuts the stream (cut) if the container dies while it is
+// followed and the stream is still open followEndGrace later; the returned
+// func ends the watch.
+func (m *monitor) cutAfterDeath(cut context.CancelFunc) (stop func()) {
+	select { // a death before this stream: the daemon ends it by itself
+	case <-m.died:
+	default:
+	}
+	done := make(chan struct{})
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				m.e.log.Errorf("container %s: watching its stream: panicked: %v", m.label(), r)
+			}
+		}()
+		select {
+		case <-m.died:
+		case <-done:
+			return
+		}
+		select {
+		case <-time.After(followEndGrace):
+			cut()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
+
+// noteDeath tells a followed stream of the container's death (cutAfterDeath).
+func (m *monitor) noteDeath() {
+	select {
+	case m.died <- struct{}{}:
+	default:
+	}
 }
 
 // errDone ends a monitor whose container is gone or left out.
@@ -343,12 +395,22 @@ const (
 // It returns how many lines it delivered.
 func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered int, err error) {
 	follow := mode == readFollow
-	lr, tail, err := m.open(ctx, mode)
+	sctx, cut := context.WithCancel(ctx)
+	defer cut()
+	lr, tail, err := m.open(sctx, mode)
 	if err != nil {
 		return 0, err
 	}
 	// This goroutine alone reads and closes the stream.
 	defer lr.Close()
+	if follow && !lr.fromFile() {
+		defer m.cutAfterDeath(cut)()
+		defer func() {
+			if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+				err = errFollowCut
+			}
+		}()
+	}
 	m.opened = true
 	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
