@@ -64,7 +64,11 @@ type monitor struct {
 	// drainedStop is the FinishedAt of the last stop whose final read
 	// completed, so a wake-up while stopped does not read it again.
 	drainedStop int64
-	opened      bool // a log stream of the container was opened
+	// readSome: a line of the container was delivered. One removed
+	// before that (see gone) may have lost every line, even with a stream
+	// opened: 20.10's follower can end a stopping container's stream
+	// before its last lines, and --rm removes it before a read to its end.
+	readSome bool
 	catchingUp  bool // read without follow until caught up (errBehind)
 	// failingSince is when inspecting began to fail in a row (zero: it
 	// did not): a burst of starts slows the daemon; only a failure that
@@ -308,12 +312,12 @@ func (m *monitor) inspectAndRead(ctx context.Context, t *task, b *backoff) (agai
 // docker run --rm can come and go between two requests) is said: its lines
 // are lost, however many there were.
 func (m *monitor) gone() {
-	if m.opened || !m.ran.Load() || !m.e.cfg.Filter.Selects(m.info.Name, m.info.Image, m.info.Labels) {
+	if m.readSome || !m.ran.Load() || !m.e.cfg.Filter.Selects(m.info.Name, m.info.Image, m.info.Labels) {
 		m.e.log.Debugf("container %s is gone", m.label())
 		return
 	}
 	m.e.stats.Lost.Add(1)
-	m.e.log.Warnf("container %s ran and was removed before its log could be read: its lines are lost", m.label())
+	m.e.log.Warnf("container %s ran and was removed before its log could be read: whatever it wrote is lost", m.label())
 }
 
 // quietRetries is how long a failure in a row is retried at debug level
@@ -411,7 +415,11 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			}
 		}()
 	}
-	m.opened = true
+	defer func() {
+		if delivered > 0 {
+			m.readSome = true
+		}
+	}()
 	t.Beat() // an opened stream is progress, even on a quiet container
 	m.e.stats.Streams.Add(1)
 	if lr.fromFile() {
