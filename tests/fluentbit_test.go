@@ -149,20 +149,11 @@ func (o fileOut) records() []record {
 // newline yet) is not read.
 func readFileOut(t *testing.T, path string) []record {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []record
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		line := data[:i]
-		data = data[i+1:]
+	for _, line := range writtenLines(t, path) {
 		tag, rest, ok := bytes.Cut(line, []byte(": ["))
 		var entry []json.RawMessage
+		var err error
 		if ok {
 			err = json.Unmarshal(append([]byte("["), rest...), &entry)
 		}

@@ -249,10 +249,10 @@ type routeFile struct {
 
 func (r routeFile) records() []record { return readRecords(r.t, r.path) }
 
-// readRecords reads a file of the host's JSON records. The host may be
-// writing a line as it is read (a large batch takes two write calls): an
-// unterminated last line is not written yet.
-func readRecords(t *testing.T, path string) []record {
+// writtenLines reads the lines of a file another process is writing: an
+// unterminated last line is not written yet (the host writes a large batch
+// in two write calls). A missing file has none.
+func writtenLines(t *testing.T, path string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -261,14 +261,22 @@ func readRecords(t *testing.T, path string) []record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []record
-	for len(data) > 0 {
+	var lines [][]byte
+	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			break
+			return lines
 		}
-		line := data[:i]
+		lines = append(lines, data[:i])
 		data = data[i+1:]
+	}
+}
+
+// readRecords reads a file of the host's JSON records.
+func readRecords(t *testing.T, path string) []record {
+	t.Helper()
+	var out []record
+	for _, line := range writtenLines(t, path) {
 		var r record
 		if err := json.Unmarshal(line, &r); err != nil {
 			t.Fatalf("host wrote a bad line: %v: %.200s", err, line)
