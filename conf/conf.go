@@ -162,8 +162,8 @@ var Keys = []Key{
 		},
 	},
 	{
-		Name: "source", Type: "enum", Default: "api",
-		Description: "Where containers' lines are read from: `api` (the Engine API's logs endpoint, any log driver it can read), `file` (the container's json-file log on disk, read as dockerd writes it, exactly once across rotations: about a quarter of the CPU per line, and none in dockerd; a container whose file cannot be read is read through the API, with a warning naming it), or `auto` (the file where it can be read, the API otherwise, without a warning). Discovery, events and metadata always come from the API. See [Reading json-file logs from disk](#reading-json-file-logs-from-disk).",
+		Name: "source", Type: "enum", Default: "auto",
+		Description: "Where containers' lines are read from: `auto` (a json-file container's log file where it can be read, the API otherwise; when the daemon's containers directory cannot be read, one info line at start names the mount that would let it be), `file` (the same, with a warning naming each container read through the API), or `api` (the Engine API's logs endpoint for every container, whatever its log driver). A file is read as dockerd writes it, exactly once across rotations, at about a quarter of the plugin's CPU per line and none of dockerd's. Discovery, events and metadata always come from the API. See [Reading json-file logs from disk](#reading-json-file-logs-from-disk).",
 		set: func(c *Config, v string) error {
 			switch strings.ToLower(v) {
 			case "api":

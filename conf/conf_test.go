@@ -15,7 +15,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := Config{DockerHost: "unix:///var/run/docker.sock", BufferMaxSize: 4e6, ChunkMaxSize: 2e6, MaxLineSize: 1e6,
 		StreamLifetime: time.Minute, StreamIdleTimeout: time.Minute, HeartbeatTimeout: 90 * time.Second, DBSyncInterval: time.Second, DBCommitDelay: time.Second,
-		PluginLogLevel: LevelInfo}
+		PluginLogLevel: LevelInfo, Source: SourceAuto}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -40,7 +40,7 @@ func TestParseValues(t *testing.T) {
 	}
 	want := Config{DockerHost: "https://docker.example:2376", TLS: &TLS{Verify: true}, ReadFromHead: true, BufferMaxSize: 16e6, ChunkMaxSize: 512e3,
 		MaxLineSize: 64e3, StreamLifetime: 200 * time.Millisecond, StreamIdleTimeout: 100 * time.Millisecond, HeartbeatTimeout: 5 * time.Second,
-		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, DBCommitDelay: time.Second, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug, PluginLogLevelSet: true}
+		DB: "/tmp/docker_logs.db", DBSyncInterval: 250 * time.Millisecond, DBCommitDelay: time.Second, ShardIndex: 2, ShardCount: 4, PluginLogLevel: LevelDebug, PluginLogLevelSet: true, Source: SourceAuto}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -338,7 +338,7 @@ func TestSourceAndDataRoot(t *testing.T) {
 			t.Errorf("LogPath(%s) = %s, want %s", path, got, want)
 		}
 	}
-	if c, _ := Parse(Map{}); c.Source != SourceAPI || c.LogPath("/a/b") != "/a/b" {
+	if c, _ := Parse(Map{}); c.Source != SourceAuto || c.LogPath("/a/b") != "/a/b" {
 		t.Errorf("defaults: source %s, LogPath %s", c.Source, c.LogPath("/a/b"))
 	}
 }

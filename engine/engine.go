@@ -70,6 +70,8 @@ type Engine struct {
 	stopped       bool
 	// inotifyWarned: the inotify instance limit was said (checkInotifyLocked).
 	inotifyWarned bool
+	// filesUnreadableNoted: source auto said why it reads through the API.
+	filesUnreadableNoted atomic.Bool
 	// eventsSince is the time of the last event seen, to replay from when
 	// the events stream is reopened.
 	eventsSince int64
@@ -652,9 +654,11 @@ var inotifyInstances = "/proc/sys/fs/inotify/max_user_instances"
 // json-file log with an instance of its own, and past the limit it polls
 // the file every 200 ms instead, so lines reach the plugin up to 200 ms
 // late (BENCHMARKS.md, P4: 500 containers, p99 199 ms at the default 128,
-// 4 ms past it, for any reader of the API).
+// 4 ms past it, for any reader of the API). Not when json-file logs are
+// read from disk here (source file or auto), which the API does not watch.
 func (e *Engine) checkInotifyLocked() {
-	if e.inotifyWarned || e.cfg.Source != conf.SourceAPI || !strings.HasPrefix(e.cfg.DockerHost, "unix://") {
+	filesRead := e.cfg.Source != conf.SourceAPI && e.containersDir.Load() != nil
+	if e.inotifyWarned || filesRead || !strings.HasPrefix(e.cfg.DockerHost, "unix://") {
 		return
 	}
 	b, err := os.ReadFile(inotifyInstances)

@@ -68,8 +68,8 @@ type monitor struct {
 	// before that (see gone) may have lost every line, even with a stream
 	// opened: 20.10's follower can end a stopping container's stream
 	// before its last lines, and --rm removes it before a read to its end.
-	readSome bool
-	catchingUp  bool // read without follow until caught up (errBehind)
+	readSome   bool
+	catchingUp bool // read without follow until caught up (errBehind)
 	// failingSince is when inspecting began to fail in a row (zero: it
 	// did not): a burst of starts slows the daemon; only a failure that
 	// lasts is worth a warning.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker-logs/docker_logs/conf"
@@ -71,6 +73,9 @@ func (m *monitor) chooseSource() {
 		path := cfg.LogPath(m.info.LogPath)
 		if err := docker.CheckJSONFile(path); err != nil {
 			why = err.Error()
+			if _, derr := os.Stat(filepath.Dir(filepath.Dir(path))); derr != nil || errors.Is(err, fs.ErrPermission) {
+				m.e.noteFilesUnreadable(filepath.Dir(filepath.Dir(m.info.LogPath)), err)
+			}
 		} else {
 			m.logPath, src = path, sourceFile
 			dir := filepath.Dir(filepath.Dir(path))
@@ -104,10 +109,30 @@ func (e *Engine) learnContainersDir(ctx context.Context) {
 	}
 	dir := e.cfg.LogPath(filepath.Join(root, "containers"))
 	if _, err := os.Stat(dir); err != nil {
-		e.log.Debugf("json-file logs are not readable here: %v", err)
+		e.noteFilesUnreadable(filepath.Join(root, "containers"), err)
 		return
 	}
 	e.containersDir.Store(&dir)
+}
+
+// noteFilesUnreadable says once, under source auto, that json-file logs
+// go through the API because the daemon's containers directory (dir, as
+// the daemon names it) cannot be read here, and the mount that would let
+// them be read from disk: a tenth of the CPU per line (README). Under
+// source file each container is warned of instead (setSource).
+func (e *Engine) noteFilesUnreadable(dir string, err error) {
+	if e.cfg.Source != conf.SourceAuto || !e.filesUnreadableNoted.CompareAndSwap(false, true) {
+		return
+	}
+	if !strings.HasPrefix(e.cfg.DockerHost, "unix://") {
+		e.log.Infof("source auto: reading logs through the API: the daemon at %s is not on this host (%v)", docker.HostLabel(e.cfg.DockerHost), err)
+		return
+	}
+	mount := fmt.Sprintf("mount it here read-only (-v %[1]s:%[1]s:ro), or elsewhere with docker_data_root", dir)
+	if here := e.cfg.LogPath(dir); here != dir {
+		mount = fmt.Sprintf("docker_data_root maps it to %s; mount it there read-only", here)
+	}
+	e.log.Infof("source auto: reading json-file logs through the API, because the daemon's %s cannot be read here (%v); to read them from disk, at about a tenth of the host's CPU per line, %s", dir, err, mount)
 }
 
 // guessLogPath finds the log file of a container that just started, before

@@ -553,3 +553,58 @@ func fileID(fi os.FileInfo) docker.FileID {
 	st := fi.Sys().(*syscall.Stat_t)
 	return docker.FileID{Dev: uint64(st.Dev), Ino: st.Ino}
 }
+
+// Source auto, the default, reads json-file logs from disk when the
+// daemon's containers directory can be read here; when it cannot, it reads
+// them through the API and says so in one info line that names the mount
+// that would let it read them.
+func TestSourceAutoNamesTheMount(t *testing.T) {
+	const daemonRoot = "/var/lib/fake-docker" // not on this machine
+	for _, tc := range []struct {
+		name     string
+		dataRoot func(root string) string // docker_data_root, "" for none
+		fromFile bool
+		note     string // in the one info line; "" for none
+	}{
+		{"unmounted", func(string) string { return "" }, false, "-v /var/lib/fake-docker/containers:/var/lib/fake-docker/containers:ro"},
+		{"mapped", func(root string) string { return daemonRoot + ":" + root }, true, ""},
+		{"mapped-wrong", func(root string) string { return daemonRoot + ":" + root + "-nowhere" }, false, "docker_data_root maps it to "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI()
+			root := api.withJSONFiles(t, daemonRoot)
+			var kv []string
+			if dr := tc.dataRoot(root); dr != "" {
+				kv = append(kv, "docker_data_root", dr)
+			}
+			e, out := startEngineLog(t, api, kv...)
+			c := &collector{t: t, e: e}
+			api.run("c1", "one")
+			api.run("c2", "two")
+			api.writeSeq("c1", docker.Stdout, "line", 1, 10)
+			api.writeSeq("c2", docker.Stdout, "line", 1, 10)
+			c.until("the lines", c.count(20))
+			c.settle()
+			assertLines(t, logs(c.recs, "one", "stdout"), seq("line", 1, 10))
+			assertLines(t, logs(c.recs, "two", "stdout"), seq("line", 1, 10))
+			if got := e.Stats().FileReads.Load() > 0; got != tc.fromFile {
+				t.Fatalf("read from files: %v, want %v", got, tc.fromFile)
+			}
+			var notes []string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if strings.Contains(l, "source auto: reading json-file logs through the API") {
+					notes = append(notes, l)
+				}
+			}
+			switch {
+			case tc.note == "" && len(notes) != 0:
+				t.Fatalf("notes %q, want none", notes)
+			case tc.note != "" && (len(notes) != 1 || !strings.Contains(notes[0], "[ info]") || !strings.Contains(notes[0], tc.note)):
+				t.Fatalf("notes %q, want one info line with %q", notes, tc.note)
+			}
+			if ws := warnings(out); len(ws) != 0 {
+				t.Fatalf("warnings %q", ws)
+			}
+		})
+	}
+}

@@ -602,7 +602,10 @@ func killableDaemon(t *testing.T) *dockertest.Daemon {
 
 // Fluent Bit's log_file gets the plugin's lines at each input's log_level,
 // and nothing of them goes to stderr; Fluent Bit's HTTP server serves the
-// plugin's figures beside its own, per input.
+// plugin's figures beside its own, per input. At the defaults (source
+// auto) a log is read from its file; an input that cannot see the
+// daemon's containers directory reads through the API and names the mount
+// in one info line.
 func TestFluentBitLogFileAndMetrics(t *testing.T) {
 	bin := needFluentBit(t, "5.1.1")
 	d := needDocker(t)
@@ -610,25 +613,38 @@ func TestFluentBitLogFileAndMetrics(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "fluent-bit.log")
 	port := fmt.Sprint(freePort(t))
+	root, err := d.Docker("info", "-f", "{{.DockerRootDir}}")
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := newFBConf("log_file", logFile, "http_server", "on", "http_listen", "127.0.0.1", "http_port", port).
-		docker(d.Host(), "alias", "metered", "include_names", name, "read_from_head", "true").
+		docker(d.Host(), "alias", "metered", "tag", "metered", "include_names", name, "read_from_head", "true").
 		// At warn, the input of a daemon that is not there says so, and
 		// nothing at info.
 		docker("unix://"+filepath.Join(dir, "nothing.sock"), "alias", "lost", "log_level", "warn").
-		file(filepath.Join(dir, "out"), "*").
+		// The daemon's containers directory seen through a mount that is
+		// not there: read through the API, and the mount named.
+		docker(d.Host(), "alias", "unmounted", "tag", "unmounted", "include_names", name, "read_from_head", "true",
+			"docker_data_root", root+":"+filepath.Join(dir, "unmounted")).
+		file(filepath.Join(dir, "out"), "metered").
+		file(filepath.Join(dir, "unmounted"), "unmounted").
 		write(t, dir)
 	fb := startFluentBit(t, bin, conf)
 	const lines = 500
 	id := runAll(t, d, dockertest.Run{Name: name, Args: []string{"-n", fmt.Sprint(lines), "-rate", "500"}})[0]
 	waitRecords(t, fileOut{t, filepath.Join(dir, "out")}, "every line", time.Minute, countOf(id, lines))
+	waitRecords(t, fileOut{t, filepath.Join(dir, "unmounted")}, "every line, unmounted", time.Minute, countOf(id, lines))
 	url := "http://127.0.0.1:" + port + "/api/v2/metrics/prometheus"
+	// At the defaults (source auto) the log is read from its file; where
+	// the file cannot be read, through the API.
 	want := map[string]float64{
-		`fluentbit_docker_logs_records_total{name="metered"}`:        lines,
-		`fluentbit_docker_logs_records_handed_total{name="metered"}`: lines,
-		`fluentbit_docker_logs_containers{name="metered"}`:           1,
-		`fluentbit_docker_logs_daemon_up{name="metered"}`:            1,
-		`fluentbit_docker_logs_daemon_up{name="lost"}`:               0,
-		`fluentbit_input_records_total{name="metered"}`:              lines,
+		`fluentbit_docker_logs_records_total{name="metered"}`:               lines,
+		`fluentbit_docker_logs_records_handed_total{name="metered"}`:        lines,
+		`fluentbit_docker_logs_containers{name="metered"}`:                  1,
+		`fluentbit_docker_logs_daemon_up{name="metered"}`:                   1,
+		`fluentbit_docker_logs_daemon_up{name="lost"}`:                      0,
+		`fluentbit_input_records_total{name="metered"}`:                     lines,
+		`fluentbit_docker_logs_file_streams_opened_total{name="unmounted"}`: 0,
 	}
 	deadline := time.Now().Add(30 * time.Second) // figures are published at most once a second
 	for {
@@ -637,6 +653,9 @@ func TestFluentBitLogFileAndMetrics(t *testing.T) {
 			if g, ok := got[series]; !ok || g != v {
 				wrong = append(wrong, fmt.Sprintf("%s = %v (present %v), want %v", series, g, ok, v))
 			}
+		}
+		if g := got[`fluentbit_docker_logs_file_streams_opened_total{name="metered"}`]; g < 1 {
+			wrong = append(wrong, fmt.Sprintf("fluentbit_docker_logs_file_streams_opened_total{name=\"metered\"} = %v, want 1 or more", g))
 		}
 		if len(wrong) == 0 {
 			break
@@ -652,10 +671,15 @@ func TestFluentBitLogFileAndMetrics(t *testing.T) {
 		"] [ info] [input:docker_logs:metered] started, reading from docker",
 		"] [ info] [input:docker_logs:metered] connected to docker",
 		"] [ warn] [input:docker_logs:lost] ",
+		"] [ info] [input:docker_logs:unmounted] source auto: reading json-file logs through the API, because the daemon's " +
+			filepath.Join(root, "containers") + " cannot be read here",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("Fluent Bit's log file lacks %q:\n%s", want, tail(log, 20))
 		}
+	}
+	if n := strings.Count(log, "source auto: reading json-file logs through the API"); n != 1 {
+		t.Errorf("%d lines say source auto reads through the API, want 1 (the unmounted input's):\n%s", n, grepLines(log, "source auto"))
 	}
 	if strings.Contains(log, "[ info] [input:docker_logs:lost]") {
 		t.Errorf("an input at log_level warn logged info lines:\n%s", grepLines(log, "docker_logs:lost"))

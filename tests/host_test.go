@@ -206,14 +206,18 @@ func startHostBin(t *testing.T, bin string, args ...string) *host {
 	return &host{proc: startProc(t, "host", 15*time.Second, exec.Command(filepath.Join(repoRoot, bin), full...)), out: out}
 }
 
-// instanceArgs is "-i docker_logs" with the daemon and a short collect
-// interval, plus more -p key=value pairs.
+// instanceArgs is "-i docker_logs" with the daemon, plus more -p
+// key=value pairs; source api unless they name one (see runEngineOn).
 func instanceArgs(dockerHost string, kv ...string) []string {
 	args := []string{"-i", "docker_logs", "-p", "docker_host=" + dockerHost}
+	source := []string{"-p", "source=api"}
 	for _, p := range kv {
 		args = append(args, "-p", p)
+		if strings.HasPrefix(p, "source=") {
+			source = nil
+		}
 	}
-	return args
+	return append(args, source...)
 }
 
 // exitCode waits for the host to exit by itself and returns its status.

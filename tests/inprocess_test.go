@@ -45,7 +45,10 @@ func runEngine(t *testing.T, d *dockertest.Daemon, kv ...string) *engineRun {
 // (stderr when nil).
 func runEngineOn(t *testing.T, host string, logOut io.Writer, kv ...string) *engineRun {
 	t.Helper()
-	m := conf.Map{"docker_host": host}
+	// The API unless the test names a source: the default (auto) reads
+	// json-file logs from disk here, which the tests naming source file or
+	// auto cover, and Fluent Bit's at its defaults (fluentbit_test.go).
+	m := conf.Map{"docker_host": host, "source": "api"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
