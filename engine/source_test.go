@@ -346,12 +346,7 @@ func TestSourceOtherLogDriver(t *testing.T) {
 			c := &collector{t: t, e: e}
 			api.runDriver("j1", "jour", "journald")
 			api.run("f1", "file")
-			api.writeSeq("j1", docker.Stdout, "line", 1, 10)
-			api.writeSeq("f1", docker.Stdout, "line", 1, 10)
-			c.until("the lines", c.count(20))
-			c.settle()
-			assertLines(t, logs(c.recs, "jour", "stdout"), seq("line", 1, 10))
-			assertLines(t, logs(c.recs, "file", "stdout"), seq("line", 1, 10))
+			tenLinesEach(t, api, c, "j1", "jour", "f1", "file")
 			if api.logsCallsOf("j1") == 0 || api.logsCallsOf("f1") > 1 || e.Stats().FileReads.Load() == 0 {
 				t.Fatalf("logs requests: %d for journald's, %d for json-file's; %d file streams",
 					api.logsCallsOf("j1"), api.logsCallsOf("f1"), e.Stats().FileReads.Load())
@@ -382,6 +377,20 @@ func TestSourceOtherLogDriver(t *testing.T) {
 				t.Fatalf("warnings %q, want one naming the container and its driver", ws)
 			}
 		})
+	}
+}
+
+// tenLinesEach writes lines 1 to 10 on stdout to each container (ID, name
+// pairs) and checks that each container's arrive once, in order.
+func tenLinesEach(t *testing.T, api *fakeAPI, c *collector, idNames ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(idNames); i += 2 {
+		api.writeSeq(idNames[i], docker.Stdout, "line", 1, 10)
+	}
+	c.until("the lines", c.count(10*len(idNames)/2))
+	c.settle()
+	for i := 1; i < len(idNames); i += 2 {
+		assertLines(t, logs(c.recs, idNames[i], "stdout"), seq("line", 1, 10))
 	}
 }
 
@@ -581,12 +590,7 @@ func TestSourceAutoNamesTheMount(t *testing.T) {
 			c := &collector{t: t, e: e}
 			api.run("c1", "one")
 			api.run("c2", "two")
-			api.writeSeq("c1", docker.Stdout, "line", 1, 10)
-			api.writeSeq("c2", docker.Stdout, "line", 1, 10)
-			c.until("the lines", c.count(20))
-			c.settle()
-			assertLines(t, logs(c.recs, "one", "stdout"), seq("line", 1, 10))
-			assertLines(t, logs(c.recs, "two", "stdout"), seq("line", 1, 10))
+			tenLinesEach(t, api, c, "c1", "one", "c2", "two")
 			if got := e.Stats().FileReads.Load() > 0; got != tc.fromFile {
 				t.Fatalf("read from files: %v, want %v", got, tc.fromFile)
 			}
