@@ -322,6 +322,11 @@ func (r *Registry) StopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil { // a panic here would end Fluent Bit
+					e.log.Errorf("stopping: panicked: %v\n%s", r, debug.Stack())
+				}
+			}()
 			e.Stop()
 		}()
 	}

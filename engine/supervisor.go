@@ -157,6 +157,11 @@ func (s *supervisor) runRecovered(ctx context.Context, t *task) (err error) {
 // heartbeat is older than the heartbeat timeout.
 func (s *supervisor) watchdog() {
 	defer s.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Errorf("watchdog panicked, heartbeats are no longer checked: %v\n%s", r, debug.Stack())
+		}
+	}()
 	tick := time.NewTicker(max(s.heartbeat/8, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
