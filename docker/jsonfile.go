@@ -23,10 +23,11 @@ import (
 type FileID struct{ Dev, Ino uint64 }
 
 // FilePos is a place in a container's json-file log: an entry's first byte
-// in the file it was read from (uncompressed).
+// in the file it was read from (uncompressed), and its stamp (0: not known).
 type FilePos struct {
 	File   FileID
 	Offset int64
+	Time   int64
 }
 
 // Valid reports a position taken from a file.
@@ -499,6 +500,7 @@ func (fr *fileReader) chunk() (Stream, int64, []byte, error) {
 			if ts < fr.since {
 				continue
 			}
+			pos.Time = ts
 			fr.pos, fr.lastTime = pos, ts
 			return s, ts, line, nil
 		case errors.Is(err, bufio.ErrBufferFull):

@@ -36,8 +36,11 @@ type Entry struct {
 	// Truncated says the line was longer than the reader's maximum and was
 	// cut there.
 	Truncated bool
-	// Pos is where the line's first chunk starts in its json-file log
-	// (read from the file; zero through the API).
+	// Pos is where a json-file log is to be read from to read the line
+	// again, whole (zero through the API): its first chunk, or the first
+	// chunk of the other stream's line then awaiting its last one. json-file
+	// interleaves the chunks of the two streams' long lines; read from
+	// between a line's chunks, the last ones would pass for a line.
 	Pos FilePos
 }
 
@@ -57,8 +60,10 @@ type LogReader struct {
 }
 
 type lineBuf struct {
-	time       int64
-	pos        FilePos
+	time int64
+	// start is where the line's first chunk is in its json-file log; pos
+	// where a stream resumed to read it again must start (Entry.Pos).
+	start, pos FilePos
 	buf, spare []byte
 	open       bool // holds the first chunks of a line awaiting its last one
 	truncated  bool
@@ -151,7 +156,12 @@ func (lr *LogReader) add(l *lineBuf, ts int64, payload []byte) {
 	if !l.open {
 		l.buf, l.open, l.truncated, l.time = l.buf[:0], true, false, ts
 		if lr.files != nil {
-			l.pos = lr.files.pos
+			l.start, l.pos = lr.files.pos, lr.files.pos
+			for i := range lr.lines {
+				if o := &lr.lines[i]; o != l && o.open {
+					l.pos = o.start
+				}
+			}
 		}
 	}
 	if room := lr.maxLine - len(l.buf); len(payload) > room {

@@ -196,6 +196,30 @@ func (f *fakeAPI) writeAt(id string, stream docker.Stream, line string, ts int64
 	f.notifyLocked(docker.Event{})
 }
 
+// writeInterleaved appends a long stderr line and a long stdout line
+// stamped after it, their json-file messages alternating (stderr's first),
+// as dockerd's two copiers write them into one log: a line of one stream
+// starts before the other's and ends inside it.
+func (f *fakeAPI) writeInterleaved(id, errLine, outLine string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.containers[id]
+	errE, outE := fakeEntry{docker.Stderr, now(), errLine}, fakeEntry{docker.Stdout, now(), outLine}
+	c.entries = append(c.entries, errE, outE)
+	if c.log != nil {
+		errs, outs := logChunks(errLine, false), logChunks(outLine, false)
+		for i := 0; i < max(len(errs), len(outs)); i++ {
+			if i < len(errs) {
+				c.log.writeChunk(errE, errs[i], false)
+			}
+			if i < len(outs) {
+				c.log.writeChunk(outE, outs[i], false)
+			}
+		}
+	}
+	f.notifyLocked(docker.Event{})
+}
+
 func (f *fakeAPI) setDown(down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -509,6 +533,13 @@ func (l *fakeLog) close() {
 
 // write appends entry e as dockerd does, in one write per message.
 func (l *fakeLog) write(e fakeEntry, tty bool) {
+	for _, c := range logChunks(e.line, tty) {
+		l.writeChunk(e, c, tty)
+	}
+}
+
+// writeChunk appends one message of entry e.
+func (l *fakeLog) writeChunk(e fakeEntry, chunk string, tty bool) {
 	if l.f == nil {
 		return // removed
 	}
@@ -516,19 +547,16 @@ func (l *fakeLog) write(e fakeEntry, tty bool) {
 	if tty {
 		stream = "stdout"
 	}
-	stamp := time.Unix(0, e.time).UTC().Format(time.RFC3339Nano)
-	for _, c := range logChunks(e.line, tty) {
-		b, err := json.Marshal(struct {
-			Log    string `json:"log"`
-			Stream string `json:"stream"`
-			Time   string `json:"time"`
-		}{c, stream, stamp})
-		if err == nil {
-			_, err = l.f.Write(append(b, '\n'))
-		}
-		if err != nil {
-			panic(fmt.Sprintf("fake daemon: writing %s: %v", l.path, err))
-		}
+	b, err := json.Marshal(struct {
+		Log    string `json:"log"`
+		Stream string `json:"stream"`
+		Time   string `json:"time"`
+	}{chunk, stream, time.Unix(0, e.time).UTC().Format(time.RFC3339Nano)})
+	if err == nil {
+		_, err = l.f.Write(append(b, '\n'))
+	}
+	if err != nil {
+		panic(fmt.Sprintf("fake daemon: writing %s: %v", l.path, err))
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,9 @@ type (
 		Dev    uint64 `json:"dev"`
 		Inode  uint64 `json:"inode"`
 		Offset int64  `json:"offset"`
+		// Time is the stamp of the entry at Offset; absent (written before
+		// it was kept) it is the anchor's own.
+		Time int64 `json:"time,omitempty"`
 	}
 	dbAt struct {
 		Time  int64 `json:"time"`
@@ -138,7 +142,7 @@ func openPositions(path string, delay time.Duration, log *Logger) *positions {
 		if a := c.Anchor; a != nil {
 			pos.anchor = anchor{valid: true, stream: streamNamed(a.Stream), time: a.Time, hash: a.Hash, n: a.N}
 			if f := a.File; f != nil {
-				pos.anchor.pos = docker.FilePos{File: docker.FileID{Dev: f.Dev, Ino: f.Inode}, Offset: f.Offset}
+				pos.anchor.pos = docker.FilePos{File: docker.FileID{Dev: f.Dev, Ino: f.Inode}, Offset: f.Offset, Time: cmp.Or(f.Time, a.Time)}
 			}
 			for _, name := range a.After {
 				pos.anchor.after[streamNamed(name)] = true
@@ -300,7 +304,7 @@ func (p *positions) save() error {
 		if a := pos.anchor; a.valid {
 			c.Anchor = &dbAnchor{Stream: a.stream.String(), Time: a.time, Hash: a.hash}
 			if a.pos.Valid() {
-				c.Anchor.File = &dbFilePos{Dev: a.pos.File.Dev, Inode: a.pos.File.Ino, Offset: a.pos.Offset}
+				c.Anchor.File = &dbFilePos{Dev: a.pos.File.Dev, Inode: a.pos.File.Ino, Offset: a.pos.Offset, Time: a.pos.Time}
 			}
 			for _, s := range []docker.Stream{docker.Stdout, docker.Stderr} {
 				if a.after[s] {

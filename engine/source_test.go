@@ -467,6 +467,34 @@ func TestSourceFileStoppedContainerFinalLines(t *testing.T) {
 		total(), e.Stats().Streams.Load(), e.Stats().FileReads.Load(), api.logsCallCount())
 }
 
+// A long stdout line whose chunks are interleaved with those of a long
+// stderr line that started before it, then a reopen (the stream idle)
+// right after it: the reopened stream reads both again whole, and the
+// stderr line's last chunk does not pass for a line of its own (a run of
+// real dockerd and Fluent Bit 3.2.10 got such a piece of a 100 KB line).
+func TestSourceFileReopenAfterInterleavedLongLines(t *testing.T) {
+	api, c, out := startFileEngine(t, "stream_idle_timeout", "100ms")
+	e := c.e
+	api.run("c1", "app")
+	api.write("c1", docker.Stdout, "first")
+	c.until("the first line", c.count(1))
+	errLine, outLine := "E"+strings.Repeat("e", jsonFileChunk+100), "O"+strings.Repeat("o", jsonFileChunk+200)
+	for round := 1; round <= 3; round++ {
+		api.writeInterleaved("c1", errLine, outLine)
+		c.until("the long lines", c.count(1+2*round))
+		streams := e.Stats().FileReads.Load()
+		waitUntil(t, "two reopens", func() bool { return e.Stats().FileReads.Load() >= streams+2 })
+	}
+	api.write("c1", docker.Stdout, "last")
+	c.until("the last line", c.count(8))
+	c.settle()
+	assertLines(t, logs(c.recs, "app", "stdout"), []string{"first", outLine, outLine, outLine, "last"})
+	assertLines(t, logs(c.recs, "app", "stderr"), []string{errLine, errLine, errLine})
+	if ws := warnings(out); len(ws) > 0 {
+		t.Fatalf("warnings: %q", ws)
+	}
+}
+
 // Positions keep where the last acknowledged line starts in its json-file
 // log: an engine started on the db resumes right there (one repeat, the
 // anchor itself, however many lines share its last 100 ms), across a
