@@ -242,6 +242,14 @@ func (m *monitor) noteDeath() {
 	}
 }
 
+// stopWriteGrace is how long after a container's process exits dockerd may
+// still write its output to the log, each line stamped as written: it
+// waits up to 2 s for the output streams and 10 s for the log copier
+// before it marks the container stopped. A lagging copier (a loaded host)
+// stamps a stopped container's last lines after its FinishedAt, so lines
+// delivered past FinishedAt do not show that the rest was read.
+const stopWriteGrace = 12 * time.Second
+
 // errDone ends a monitor whose container is gone or left out.
 var errDone = errors.New("monitor done")
 
@@ -292,7 +300,7 @@ func (m *monitor) inspectAndRead(ctx context.Context, t *task, b *backoff) (agai
 			return true, nil
 		}
 		return false, err
-	case info.FinishedAt != m.drainedStop && info.FinishedAt >= m.oldestCursor():
+	case info.FinishedAt != m.drainedStop && info.FinishedAt+int64(stopWriteGrace) >= m.oldestCursor():
 		// Stopped with lines we may not have: read to the end once
 		// (20.10's follower can miss a stopping container's last lines).
 		_, err := m.read(ctx, t, readToEnd)

@@ -495,6 +495,45 @@ func TestSourceFileReopenAfterInterleavedLongLines(t *testing.T) {
 	}
 }
 
+// A container's last lines stamped after its FinishedAt (dockerd's copier
+// lagging behind the process as it exits, on a loaded host), written and
+// the container stopped while no engine read it: the next engine, resuming
+// from the db, reads them although lines stamped past FinishedAt were
+// delivered before. Through the API and from the file.
+func TestStoppedContainerLinesStampedAfterExit(t *testing.T) {
+	for _, source := range []string{"api", "file"} {
+		t.Run(source, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "positions.db")
+			api := newFakeAPI()
+			api.withJSONFiles(t, "")
+			api.run("c1", "app")
+			lag := int64(3 * time.Second) // the copier's lag, stamped into the lines
+			e1 := startEngine(t, api, "source", source, "db", db)
+			c1 := &collector{t: t, e: e1, ack: true}
+			write := func(from, to int) {
+				for i := from; i <= to; i++ {
+					api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), now()+lag)
+					api.writeAt("c1", docker.Stderr, fmt.Sprintf("err %d", i), now()+lag)
+				}
+			}
+			write(1, 10)
+			c1.until("20 lines", c1.count(20))
+			c1.settle()
+			e1.Stop()
+			write(11, 15)  // while no engine reads
+			api.stop("c1") // FinishedAt: now, before the lines' stamps
+			e2 := startEngine(t, api, "source", source, "db", db)
+			c2 := &collector{t: t, e: e2, ack: true}
+			c2.until("the last lines", c2.count(10))
+			c2.settle()
+			assertLines(t, logs(c1.recs, "app", "stdout"), seq("line", 1, 10))
+			assertLines(t, logs(c1.recs, "app", "stderr"), seq("err", 1, 10))
+			assertLines(t, logs(c2.recs, "app", "stdout"), seq("line", 11, 15))
+			assertLines(t, logs(c2.recs, "app", "stderr"), seq("err", 11, 15))
+		})
+	}
+}
+
 // Positions keep where the last acknowledged line starts in its json-file
 // log: an engine started on the db resumes right there (one repeat, the
 // anchor itself, however many lines share its last 100 ms), across a
