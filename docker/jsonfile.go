@@ -105,7 +105,7 @@ type fileReader struct {
 	r          *bufio.Reader
 	off        int64  // of the next byte r returns (uncompressed)
 	partial    []byte // an entry without its newline yet: dockerd mid-write
-	since      int64  // entries stamped before are skipped (opened by time)
+	since      int64  // entries stamped before are skipped, up to the first at or after it (opened by time)
 	dec        []byte
 	pos        FilePos // of the entry last returned
 	lastTime   int64
@@ -500,6 +500,10 @@ func (fr *fileReader) chunk() (Stream, int64, []byte, error) {
 			if ts < fr.since {
 				continue
 			}
+			// From the first entry at since on, every entry is read: one
+			// of the other stream may be written after it with an earlier
+			// stamp (its copier lagging on a loaded host), and it is new.
+			fr.since = 0
 			pos.Time = ts
 			fr.pos, fr.lastTime = pos, ts
 			return s, ts, line, nil

@@ -1291,3 +1291,23 @@ func jfCheckOneBad(t *testing.T, w *jfWriter, badAt FilePos) {
 		t.Errorf("Bad: %+v, want once at %d:%d with ErrBadJSONFileEntry", bad, badAt.File.Ino, badAt.Offset)
 	}
 }
+
+// Opened by time, the reader skips the entries stamped before since up to
+// the first at or after it, then reads every entry: one of the other stream
+// written after it with an earlier stamp (its copier lagging on a loaded
+// host) is new to the caller, who drops what it had by its cursors. Here
+// from a compressed file, which is always opened by time.
+func TestJSONFileSinceReadsLateStampedEntries(t *testing.T) {
+	w := newJFWriter(t, 3, true)
+	ms := int64(time.Millisecond)
+	base := jfStamp(0)
+	w.add(Stdout, base, "before since\n")
+	w.add(Stdout, base+300*ms, "at since\n")
+	w.add(Stderr, base+100*ms, "late, stamped before since\n")
+	w.add(Stdout, base+400*ms, "after\n")
+	w.rotate()
+	o := jfOptions(w.path)
+	o.Since = base + 300*ms
+	got := jfReadToEOF(t, jfOpen(t, context.Background(), o))
+	jfCheck(t, got, w.entries[1:], nil)
+}
