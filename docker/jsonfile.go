@@ -62,8 +62,7 @@ type JSONFileOptions struct {
 	// At is where to start, if that file is still in the log (uncompressed
 	// and long enough); otherwise the first entry stamped at or after
 	// Since (0: the oldest retained), like the API's since.
-	At     FilePos
-	AtTime int64 // the stamp of the entry at At (0: not known)
+	At     FilePos // with its stamp, when known (At.Time)
 	Since  int64
 	Follow bool
 	// Notify signals a write in the log's directory; Poll is the check
@@ -266,12 +265,12 @@ func (fr *fileReader) tryOpen() error {
 
 // openAt opens s at offset, if that is still the entry there: a file
 // rotated away or compressed frees its inode, which a newer file may get at
-// once (ext4 does). With AtTime, the entry at offset must carry that stamp;
+// once (ext4 does). With At.Time, the entry at offset must carry that stamp;
 // without, the file must start at or before since (a newer file starts
 // after it; one that starts after since for real is read by time, which
 // returns the same entries and the few before them).
 func (fr *fileReader) openAt(s segment, offset int64) (bool, error) {
-	if fr.o.AtTime == 0 && fr.o.Since > 0 {
+	if fr.o.At.Time == 0 && fr.o.Since > 0 {
 		first, err := fr.firstTime(s)
 		if errors.Is(err, errRaced) {
 			return false, err
@@ -290,11 +289,11 @@ func (fr *fileReader) openAt(s segment, offset int64) (bool, error) {
 		fr.closeFile()
 		return false, nil
 	}
-	if fr.o.AtTime != 0 {
+	if fr.o.At.Time != 0 {
 		buf := make([]byte, 64*1024)
 		n, _ := fr.f.ReadAt(buf, offset)
 		line, _, _ := bytes.Cut(buf[:n], []byte{'\n'})
-		if ts, ok := entryTime(line); !ok || ts != fr.o.AtTime {
+		if ts, ok := entryTime(line); !ok || ts != fr.o.At.Time {
 			fr.closeFile()
 			return false, nil
 		}

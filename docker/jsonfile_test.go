@@ -745,9 +745,12 @@ func TestJSONFileAt(t *testing.T) {
 				t.Fatalf("Next: %v", err)
 			}
 			jfCheck(t, got, w.entries[k:], w)
-			// The engine's since, 100ms before the entry: its file starts
-			// later (the files span 100ms), so by time, from 100ms before.
-			got, lr = resume(t, w, all[k].pos, all[k].ts-int64(100*time.Millisecond))
+			// The engine's since, 100ms before the entry, and At without
+			// its stamp: its file starts later (the files span 100ms), so
+			// by time, from 100ms before.
+			unstamped := all[k].pos
+			unstamped.Time = 0
+			got, lr = resume(t, w, unstamped, all[k].ts-int64(100*time.Millisecond))
 			lr.Close()
 			from := 0
 			for from < k && w.entries[from].ts < all[k].ts-int64(100*time.Millisecond) {

@@ -200,7 +200,7 @@ func (m *monitor) openFile(ctx context.Context, mode readMode) (*docker.LogReade
 	}
 	o := docker.JSONFileOptions{
 		Path: m.logPath, TTY: m.info.TTY, MaxLine: int(m.e.cfg.MaxLineSize),
-		At: m.anchor.pos, AtTime: m.anchor.pos.Time, Since: since, Follow: mode == readFollow,
+		At: m.anchor.pos, Since: since, Follow: mode == readFollow,
 		Poll: filePoll, Idle: m.e.cfg.StreamIdleTimeout, Stop: m.wakeup,
 		Bad: func(pos docker.FilePos, err error) {
 			m.e.log.Warnf("container %s: %s at byte %d: %v; skipped", m.label(), m.logPath, pos.Offset, err)
