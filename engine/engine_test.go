@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -552,6 +553,93 @@ func TestEngineRotationRepeatsAreNotClockSteps(t *testing.T) {
 	assertLines(t, logs(c.recs, "c1", "stdout"), seq("line", 1, 8))
 	if strings.Contains(out.String(), "clock stepped back") {
 		t.Fatalf("repeats taken for a clock step:\n%s", out.String())
+	}
+}
+
+// 20.10's follower, behind at a rotation, goes on with the current file
+// and skips those rotated in between: a container writing fast into a log
+// of max-size 32 KB, whose followed stream jumps from line 1000 to 1401
+// (29 KB at its rate), gets the skipped lines read without follow while
+// the daemon holds them, and once they are rotated away (with every line
+// before them), one warning naming the lines around them.
+func TestEngineFollowerSkippedRotatedFile(t *testing.T) {
+	const skipFrom, skipTo, n = 1001, 1400, 3000
+	for _, held := range []bool{true, false} {
+		t.Run(fmt.Sprintf("held=%v", held), func(t *testing.T) {
+			api := newFakeAPI()
+			e, out := startEngineLog(t, api)
+			c := &collector{t: t, e: e}
+			api.create("c1", "c1", false)
+			api.mu.Lock()
+			api.containers["c1"].info.RotateSize = 32 << 10
+			api.containers["c1"].followSkips = func(line string) bool {
+				i, _ := strconv.Atoi(strings.TrimPrefix(line, "line "))
+				return i >= skipFrom && i <= skipTo
+			}
+			api.mu.Unlock()
+			api.setRunning("c1", true)
+			// A line a microsecond, stamped ahead of the clock: never
+			// behind (monitor.behind), which reads without follow anyway.
+			base := time.Now().Add(time.Hour).UnixNano()
+			stamp := func(i int) int64 { return base + int64(i)*int64(time.Microsecond) }
+			write := func(from, to int) {
+				for i := from; i <= to; i++ {
+					api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), stamp(i))
+				}
+			}
+			write(1, skipFrom-1)
+			c.until("the first lines", c.count(skipFrom-1))
+			want := seq("line", 1, n)
+			if held {
+				write(skipFrom, n)
+			} else {
+				api.mu.Lock()
+				api.containers["c1"].heldFrom = stamp(skipTo + 1)
+				api.mu.Unlock()
+				write(skipTo+1, n)
+				want = append(seq("line", 1, skipFrom-1), seq("line", skipTo+1, n)...)
+			}
+			c.until("the lines", c.count(len(want)))
+			c.settle()
+			assertLines(t, logs(c.recs, "c1", "stdout"), want)
+			gap := fmt.Sprintf("lines between %s and %s are no longer held",
+				time.Unix(0, stamp(skipFrom-1)).UTC().Format(time.RFC3339Nano), time.Unix(0, stamp(skipTo+1)).UTC().Format(time.RFC3339Nano))
+			warnings := strings.Count(out.String(), "are no longer held")
+			switch {
+			case held && warnings != 0:
+				t.Fatalf("lines the daemon holds reported lost:\n%s", out.String())
+			case !held && (warnings != 1 || !strings.Contains(out.String(), gap)):
+				t.Fatalf("want one warning %q, got %d:\n%s", gap, warnings, out.String())
+			}
+			if e.Stats().CatchUps.Load() == 0 {
+				t.Fatal("no read without follow after the skip")
+			}
+		})
+	}
+}
+
+// A pause is taken for a skipped file only when the stream's rate would
+// have filled a quarter of one in it, over a quarter of a file read or a
+// span as long as the pause.
+func TestSkippedNeedsAQuarterFile(t *testing.T) {
+	m := &monitor{info: docker.Container{RotateSize: 1 << 20}}
+	ms := int64(time.Millisecond)
+	for _, c := range []struct {
+		name              string
+		jump, span, bytes int64
+		want              bool
+	}{
+		{"a steady 16 KB/s, then a second's pause", 1000 * ms, 10000 * ms, 160 << 10, false},
+		{"a 160 KB burst, then a second's pause", 1000 * ms, 1 * ms, 160 << 10, false},
+		{"25 MB/s, then 40 ms (1 MB) missing", 40 * ms, 80 * ms, 2 << 20, true},
+		{"300 KB read again in 1 ms, then 10 ms missing", 10 * ms, 1 * ms, 300 << 10, true},
+		{"25 MB/s, then 5 ms (128 KB) missing", 5 * ms, 80 * ms, 2 << 20, false},
+	} {
+		from := int64(1e18)
+		last := from + c.span
+		if got := m.skipped(last+c.jump, last, from, c.bytes); got != c.want {
+			t.Errorf("%s: skipped = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 

@@ -52,6 +52,12 @@ type fakeContainer struct {
 	// stalled: its follow streams send nothing more and never end, as
 	// dockerd 20.10's follower after a half-written entry.
 	stalled bool
+	// followSkips, when set, picks the lines its follow streams skip, as
+	// 20.10's follower skips the files rotated while it was behind.
+	followSkips func(line string) bool
+	// heldFrom: the entries stamped before it were rotated away; streams
+	// opened from now on do not read them.
+	heldFrom int64
 }
 
 type fakeEntry struct {
@@ -351,7 +357,7 @@ func (f *fakeAPI) serveLogs(ctx context.Context, id string, o docker.LogsOptions
 		var out []byte
 		for ; next < len(c.entries); next++ {
 			e := c.entries[next]
-			if e.time < o.Since {
+			if e.time < o.Since || e.time < c.heldFrom || follow && c.followSkips != nil && c.followSkips(e.line) {
 				continue
 			}
 			out = append(out, encodeEntry(e, c.info.TTY)...)

@@ -20,7 +20,8 @@ var errWidenTail = errors.New("tail bound missed the resume point")
 // errBehind ends a followed stream that fell so far behind a rotating log
 // that the daemon's follower may skip files: 20.10's follower, once at the
 // end of its file, goes on with the current one, and loses every file
-// rotated in between. Reads go on without follow (a read opens every file
+// rotated in between; a stream also ends when it shows that happened
+// (skipped). Reads go on without follow (a read opens every file
 // it will read at its start) until they catch up; a line rotated away
 // before any read reached it is then a gap at the resume point, reported.
 var errBehind = errors.New("behind a rotating log")
@@ -440,8 +441,9 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	// does not come back is a gap: the daemon no longer holds those lines.
 	rp := newReplay(&m.delivery, tail, m.coversCursor)
 	// The log's write rate, from the stamps of the lines this stream
-	// delivered, for the follower's distance behind a rotating log.
-	var rateFrom, rateBytes int64
+	// read, for the follower's distance behind a rotating log and the
+	// files it may skip; last is the newest stamp read.
+	var rateFrom, rateBytes, last int64
 	watchRotation := follow && m.info.RotateSize > 0 && !lr.fromFile() // a file is followed by inode
 	behind := false                                                    // the last line delivered was written long before
 	var clock lineClock
@@ -467,6 +469,18 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			m.e.stats.Steps.Add(1)
 			m.warnStep(v.stepped)
 		}
+		if watchRotation {
+			if v.deliver && !v.gap && m.skipped(e.Time, last, rateFrom, rateBytes) {
+				m.e.log.Debugf("container %s: a line stamped %s after the one before it on its followed stream, a quarter of its max-size (%d) at its rate: its follower may have skipped a rotated file",
+					m.label(), time.Duration(e.Time-last), m.info.RotateSize)
+				return delivered, errBehind // not delivered: the read without follow takes it
+			}
+			if rateFrom == 0 {
+				rateFrom = e.Time
+			}
+			rateBytes += int64(len(e.Line)) + jsonFileEntryOverhead
+			last = max(last, e.Time)
+		}
 		if !v.deliver {
 			m.repeat()
 			continue
@@ -477,14 +491,8 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 		}
 		rp.delivered(e, h, held)
 		delivered++
-		if watchRotation {
-			if rateFrom == 0 {
-				rateFrom = e.Time
-			}
-			rateBytes += int64(len(e.Line)) + jsonFileEntryOverhead
-			if delivered%64 == 0 && m.behind(e.Time, rateFrom, rateBytes) {
-				return delivered, errBehind
-			}
+		if watchRotation && delivered%64 == 0 && m.behind(e.Time, rateFrom, rateBytes) {
+			return delivered, errBehind
 		}
 		// A rotation, reopened where it ended, once the stream has caught
 		// up: cut while behind (a backlog, lines faster than the hand-over,
@@ -561,6 +569,26 @@ func (m *monitor) behind(at, from, bytes int64) bool {
 	}
 	grown := float64(bytes) / float64(at-from) * float64(lag) // bytes/ns × ns
 	return grown > float64(m.info.RotateSize)/2
+}
+
+// skipped reports whether a followed stream's new line, stamped at, comes
+// so long after the newest one before it (last) that the log grew by a
+// quarter of its rotation size in between, at the rate the stamps show
+// since from (bytes read since then). 20.10's follower, behind at a
+// rotation, goes on with the current file and skips every file rotated in
+// between (errBehind), with no sign in the stream but this jump; the line
+// is then read without follow, which reads those files if they are still
+// held, or reports the gap. The rate counts once the stream read a quarter
+// of a file, or over a span at least as long as the jump: a pause after a
+// burst is taken for a skip only after a quarter of a file, so at most
+// four reads without follow per rotation (more only with a max-size below
+// the few lines a reopen reads again, some 100 KB).
+func (m *monitor) skipped(at, last, from, bytes int64) bool {
+	jump, span, quarter := at-last, last-from, float64(m.info.RotateSize)/4
+	if from == 0 || jump <= 0 || span < jump && float64(bytes) < quarter {
+		return false
+	}
+	return float64(bytes)*float64(jump) > quarter*float64(max(span, 1))
 }
 
 // jittered is a stream's lifetime: stream_lifetime less up to a quarter,
