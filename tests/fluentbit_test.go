@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -151,20 +152,61 @@ func readFileOut(t *testing.T, path string) []record {
 	t.Helper()
 	var out []record
 	for _, line := range writtenLines(t, path) {
-		tag, rest, ok := bytes.Cut(line, []byte(": ["))
-		var entry []json.RawMessage
-		var err error
-		if ok {
-			err = json.Unmarshal(append([]byte("["), rest...), &entry)
+		r, err := parseFileOutLine(line)
+		if err != nil {
+			// A Fluent Bit killed with SIGKILL mid-write leaves its last
+			// line cut short, and the next one writes on after it: the
+			// record cut short is dropped (its chunk was never flushed, so
+			// it is flushed again after the restart), the whole one read.
+			r, err = tornFileOutLine(line, out)
 		}
-		r := record{Tag: string(tag)}
-		if !ok || err != nil || len(entry) != 2 || json.Unmarshal(entry[1], &r.Record) != nil {
+		if err != nil {
 			t.Fatalf("out_file wrote a line that is not \"tag: [time, {record}]\" (%v): %.200s", err, line)
 		}
-		r.Time = string(entry[0])
 		out = append(out, r)
 	}
 	return out
+}
+
+// parseFileOutLine parses one line of out_file: "tag: [time, {record}]".
+func parseFileOutLine(line []byte) (record, error) {
+	tag, rest, ok := bytes.Cut(line, []byte(": ["))
+	if !ok {
+		return record{}, errors.New(`no ": ["`)
+	}
+	var entry []json.RawMessage
+	if err := json.Unmarshal(append([]byte("["), rest...), &entry); err != nil {
+		return record{}, err
+	}
+	if len(entry) != 2 {
+		return record{}, fmt.Errorf("%d elements", len(entry))
+	}
+	r := record{Tag: string(tag), Time: string(entry[0])}
+	if err := json.Unmarshal(entry[1], &r.Record); err != nil {
+		return record{}, err
+	}
+	return r, nil
+}
+
+// tornFileOutLine reads the whole line written on after one cut short: it
+// starts at a tag, the cut line's own or one read before, followed by ": [".
+func tornFileOutLine(line []byte, before []record) (record, error) {
+	tags := map[string]bool{}
+	if tag, _, ok := bytes.Cut(line, []byte(": [")); ok {
+		tags[string(tag)] = true
+	}
+	for _, r := range before {
+		tags[r.Tag] = true
+	}
+	for tag := range tags {
+		at := bytes.LastIndex(line, []byte(tag+": ["))
+		if at > 0 {
+			if r, err := parseFileOutLine(line[at:]); err == nil {
+				return r, nil
+			}
+		}
+	}
+	return parseFileOutLine(line)
 }
 
 // waitRecords polls src until ok holds, failing after timeout.
@@ -897,4 +939,22 @@ func testFluentBitWildcardTagMultiline(t *testing.T, bin string) {
 		t.Errorf("the plugin did not say how it expands Tag docker.*")
 	}
 	fb.stop()
+}
+
+// A line cut short by a SIGKILL, with the next Fluent Bit's first line
+// written on after it, reads as that whole line; any other bad line fails.
+func TestReadFileOutTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	whole := `docker_logs.0: [1.000000001, {"log":"one"}]` + "\n"
+	torn := `docker_logs.0: [1.000000002, {"log":"tw` + `docker_logs.0: [1.000000002, {"log":"two"}]` + "\n"
+	if err := os.WriteFile(path, []byte(whole+torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs := readFileOut(t, path)
+	if len(recs) != 2 || recs[1].str("log") != "two" || recs[1].Tag != "docker_logs.0" || recs[1].Time != "1.000000002" {
+		t.Fatalf("got %+v", recs)
+	}
+	if _, err := tornFileOutLine([]byte(`docker_logs.0: [1.0, {"log":"tw`+"garbage"), nil); err == nil {
+		t.Fatal("a cut line with nothing whole after it was read")
+	}
 }
