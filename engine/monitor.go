@@ -567,8 +567,13 @@ func (m *monitor) behind(at, from, bytes int64) bool {
 	if from == 0 || at <= from {
 		return lag > int64(time.Second)
 	}
-	grown := float64(bytes) / float64(at-from) * float64(lag) // bytes/ns × ns
-	return grown > float64(m.info.RotateSize)/2
+	return grownIn(lag, bytes, at-from) > float64(m.info.RotateSize)/2
+}
+
+// grownIn is how many bytes a log grows in d at the rate of bytes written
+// over span.
+func grownIn(d, bytes, span int64) float64 {
+	return float64(bytes) / float64(span) * float64(d) // bytes/ns × ns
 }
 
 // skipped reports whether a followed stream's new line, stamped at, comes
@@ -588,7 +593,7 @@ func (m *monitor) skipped(at, last, from, bytes int64) bool {
 	if from == 0 || jump <= 0 || span < jump && float64(bytes) < quarter {
 		return false
 	}
-	return float64(bytes)*float64(jump) > quarter*float64(max(span, 1))
+	return grownIn(jump, bytes, max(span, 1)) > quarter
 }
 
 // jittered is a stream's lifetime: stream_lifetime less up to a quarter,
