@@ -409,6 +409,33 @@ func TestEngineClockStepBack(t *testing.T) {
 	}
 }
 
+// A line one stream's copier stamped, then wrote after a line of the
+// other stream stamped 500 ms later, at which a stream ended: the next
+// stream reads it. The daemon drops entries stamped before since, and a
+// loaded one writes lines that far out of their stamps' order.
+func TestEngineReopenReadsALineStampedBeforeTheAnchor(t *testing.T) {
+	api := newFakeAPI()
+	e := startEngine(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
+	c := &collector{t: t, e: e}
+	api.run("c1", "c1")
+	api.write("c1", docker.Stdout, "out 1")
+	api.write("c1", docker.Stderr, "err 1")
+	c.until("the first lines", c.count(2))
+	t0 := now()
+	streams := e.Stats().Streams.Load()
+	time.Sleep(200 * time.Millisecond) // past the stream's lifetime: it ends after its next line
+	api.writeAt("c1", docker.Stderr, "err 2", t0+int64(500*time.Millisecond))
+	c.until("err 2", c.count(3))
+	waitUntil(t, "a stream opened after err 2", func() bool { return e.Stats().Streams.Load() > streams })
+	api.writeAt("c1", docker.Stdout, "out 2", t0)
+	api.writeAt("c1", docker.Stdout, "out 3", t0+int64(600*time.Millisecond))
+	api.writeAt("c1", docker.Stderr, "err 3", t0+int64(601*time.Millisecond))
+	c.until("the lines written after the reopen", c.count(6))
+	c.settle()
+	assertLines(t, logs(c.recs, "c1", "stdout"), seq("out", 1, 3))
+	assertLines(t, logs(c.recs, "c1", "stderr"), seq("err", 1, 3))
+}
+
 // A container that starts, writes and is removed at once (docker run --rm)
 // while the daemon is slow to answer inspects is read all the same: its
 // monitor opens the log on the start event, before anything else.
@@ -615,6 +642,49 @@ func TestEngineFollowerSkippedRotatedFile(t *testing.T) {
 				t.Fatal("no read without follow after the skip")
 			}
 		})
+	}
+}
+
+// The follower skips a rotated file right after a stream opened at the
+// last one's lifetime, before the new stream has read enough to know the
+// log's rate on its own: the rate the stream before measured tells the
+// skip, and the lines are read without follow.
+func TestEngineFollowerSkipAtAStreamsStart(t *testing.T) {
+	const skipFrom, skipTo, n = 1071, 1800, 3000
+	api := newFakeAPI()
+	e := startEngine(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
+	c := &collector{t: t, e: e}
+	api.create("c1", "c1", false)
+	api.mu.Lock()
+	// A quarter of it is more than the last stream's 200 lines read again.
+	api.containers["c1"].info.RotateSize = 128 << 10
+	api.containers["c1"].followSkips = func(line string) bool {
+		i, _ := strconv.Atoi(strings.TrimPrefix(line, "line "))
+		return i >= skipFrom && i <= skipTo
+	}
+	api.mu.Unlock()
+	api.setRunning("c1", true)
+	base := time.Now().Add(time.Hour).UnixNano() // never behind (see above)
+	stamp := func(i int) int64 { return base + int64(i)*int64(time.Microsecond) }
+	write := func(from, to int) {
+		for i := from; i <= to; i++ {
+			api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), stamp(i))
+		}
+	}
+	write(1, 1000)
+	c.until("the first lines", c.count(1000))
+	streams := e.Stats().Streams.Load()
+	// Past the lifetime: the stream ends once it reads the clock again
+	// (lineClock: within 64 lines).
+	time.Sleep(150 * time.Millisecond)
+	write(1001, skipFrom-1)
+	waitUntil(t, "the next stream", func() bool { return e.Stats().Streams.Load() > streams })
+	write(skipFrom, n)
+	c.until("every line", c.count(n))
+	c.settle()
+	assertLines(t, logs(c.recs, "c1", "stdout"), seq("line", 1, n))
+	if e.Stats().CatchUps.Load() == 0 {
+		t.Fatal("no read without follow after the skip")
 	}
 }
 

@@ -71,6 +71,13 @@ type monitor struct {
 	// before its last lines, and --rm removes it before a read to its end.
 	readSome   bool
 	catchingUp bool // read without follow until caught up (errBehind)
+	// rotated is the write rate the last followed stream measured, when
+	// it ended at its lifetime: the next stream starts from it. 20.10's
+	// follower can skip a rotated file right at a stream's start (a
+	// rotation between its opening the log and following it), after too
+	// few lines for the stream's own rate to tell a skip from a pause
+	// (under load, one file's stdout lines, 583, lost without a warning).
+	rotated rateWindow
 	// failingSince is when inspecting began to fail in a row (zero: it
 	// did not): a burst of starts slows the daemon; only a failure that
 	// lasts is worth a warning.
@@ -440,12 +447,17 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 	// line, or the bound cut lines off. Without one, a resume point that
 	// does not come back is a gap: the daemon no longer holds those lines.
 	rp := newReplay(&m.delivery, tail, m.coversCursor)
-	// The log's write rate, from the stamps of the lines this stream
-	// read, for the follower's distance behind a rotating log and the
-	// files it may skip; last is the newest stamp read.
-	var rateFrom, rateBytes, last int64
 	watchRotation := follow && m.info.RotateSize > 0 && !lr.fromFile() // a file is followed by inode
-	behind := false                                                    // the last line delivered was written long before
+	// The log's write rate, for the follower's distance behind a
+	// rotating log and the files it may skip: from the stream before
+	// when this one follows it at its lifetime (rotated), else from the
+	// lines this stream reads.
+	var rate rateWindow
+	if watchRotation && m.rotated.from != 0 {
+		rate, rate.carried = m.rotated, true
+	}
+	m.rotated = rateWindow{}
+	behind := false // the last line delivered was written long before
 	var clock lineClock
 	for {
 		e, err := lr.Next()
@@ -470,16 +482,12 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 			m.warnStep(v.stepped)
 		}
 		if watchRotation {
-			if v.deliver && !v.gap && m.skipped(e.Time, last, rateFrom, rateBytes) {
+			if v.deliver && !v.gap && m.skipped(e.Time, rate.last, rate.from, rate.bytes) {
 				m.e.log.Debugf("container %s: a line stamped %s after the one before it on its followed stream, a quarter of its max-size (%d) at its rate: its follower may have skipped a rotated file",
-					m.label(), time.Duration(e.Time-last), m.info.RotateSize)
+					m.label(), time.Duration(e.Time-rate.last), m.info.RotateSize)
 				return delivered, errBehind // not delivered: the read without follow takes it
 			}
-			if rateFrom == 0 {
-				rateFrom = e.Time
-			}
-			rateBytes += int64(len(e.Line)) + jsonFileEntryOverhead
-			last = max(last, e.Time)
+			rate.read(e, v.deliver)
 		}
 		if !v.deliver {
 			m.repeat()
@@ -491,7 +499,7 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 		}
 		rp.delivered(e, h, held)
 		delivered++
-		if watchRotation && delivered%64 == 0 && m.behind(e.Time, rateFrom, rateBytes) {
+		if watchRotation && delivered%64 == 0 && m.behind(e.Time, rate.from, rate.bytes) {
 			return delivered, errBehind
 		}
 		// A rotation, reopened where it ended, once the stream has caught
@@ -502,6 +510,9 @@ func (m *monitor) read(ctx context.Context, t *task, mode readMode) (delivered i
 		behind = now-e.Time > int64(caughtUpLag)
 		if follow && !behind && now-opened.UnixNano() >= int64(lifetime) {
 			m.e.stats.Rotations.Add(1)
+			if watchRotation {
+				m.rotated = rate
+			}
 			break
 		}
 	}
@@ -574,6 +585,27 @@ func (m *monitor) behind(at, from, bytes int64) bool {
 // over span.
 func grownIn(d, bytes, span int64) float64 {
 	return float64(bytes) / float64(span) * float64(d) // bytes/ns × ns
+}
+
+// rateWindow is a followed log's write rate as its streams read it: the
+// bytes its lines take on disk since the line stamped from, and the newest
+// stamp read (last).
+type rateWindow struct {
+	from, bytes, last int64
+	// carried: counted by the stream before too, so a line read again
+	// (a repeat) is not counted twice.
+	carried bool
+}
+
+// read counts a line read; deliver: it is new.
+func (w *rateWindow) read(e docker.Entry, deliver bool) {
+	if w.from == 0 {
+		w.from = e.Time
+	}
+	if deliver || !w.carried {
+		w.bytes += int64(len(e.Line)) + jsonFileEntryOverhead
+	}
+	w.last = max(w.last, e.Time)
 }
 
 // skipped reports whether a followed stream's new line, stamped at, comes

@@ -41,6 +41,9 @@ const (
 	// since on its own and would drop it. The margin is far above that
 	// skew; what it re-reads, the cursors drop.
 	resumeMargin = int64(100 * time.Millisecond)
+	// resumeReach is how far before the anchor a reopen may start for a
+	// stream whose last delivered line is older (resumeSince).
+	resumeReach = int64(10 * time.Second)
 	// tailInitial bounds a reopen to the last entries of the log, so its
 	// cost does not grow with the log's size (make bench-rotation: about
 	// 3 ms of dockerd CPU per reopen at 200, 20 ms at 2000, against 25 ms
@@ -142,11 +145,31 @@ func (m *monitor) resumePoint() (since int64, tail int) {
 		// second whole.
 		return max(m.anchor.time-resumeMargin, 1), 0
 	case m.anchor.valid:
-		return max(m.anchor.time-resumeMargin, 1), m.tail
+		return m.resumeSince(), m.tail
 	case m.oldestCursor() == 0:
 		return 0, 0
 	}
 	return 0, m.tail
+}
+
+// resumeSince is since for a reopen at the anchor. The daemon drops every
+// entry stamped before since (20.10), and its copiers stamp a line before
+// they write it: under load a line of one stream lands after lines of the
+// other stamped hundreds of milliseconds later (seen: 200-730 ms, both
+// suites and two busy loops on 2 cores), so a margin before the anchor
+// alone loses it. A stream's stamps rise in its log, though: its next line
+// is stamped after its cursor. Since is no later than either cursor, and
+// no earlier than resumeReach before the anchor, so a stream quiet for
+// long does not make each reopen read back that far (the tail bound caps
+// it too).
+func (m *monitor) resumeSince() int64 {
+	since := m.anchor.time - resumeMargin
+	for _, s := range [...]docker.Stream{docker.Stdout, docker.Stderr} {
+		if c := m.cursors[s].time; c > 0 && (s == docker.Stdout || !m.info.TTY) { // a TTY's one stream is stdout
+			since = min(since, c)
+		}
+	}
+	return max(since, m.anchor.time-resumeReach, 1)
 }
 
 // coversCursor reports whether the first line of a tail-bounded stream shows
