@@ -140,16 +140,21 @@ func testExactlyOnceOverStreamRotations(t *testing.T, source ...string) {
 	st := r.e.Stats()
 	t.Logf("%d lines, %d streams opened, %d duplicates dropped, %d tail widenings",
 		st.Records.Load(), st.Streams.Load(), st.Duplicates.Load(), st.Widened.Load())
-	// A reopen every 200 ms for each of 3 containers, with room for slow
-	// reopens: 250 in 30 s.
-	if want := int64(loadDuration().Seconds() * 25 / 3); st.Streams.Load() < want {
+	// A reopen every 200 ms for each of 3 containers when idle (300 in
+	// 20 s); a loaded host slows them (143 with three other hosts reading
+	// the same daemon and two busy loops), so this asks only for one a
+	// second each: a test that reopened rarely would prove nothing.
+	if want := int64(loadDuration().Seconds() * 3); st.Streams.Load() < want {
 		t.Errorf("only %d streams opened; want over %d rotations", st.Streams.Load(), want)
 	}
 	assertFlat(t, samples)
 }
 
-// The same load with json-file rotating every 100 KB (3 files kept): the
-// daemon re-reads lines across rotations; none is lost or repeated.
+// The same load with json-file rotating every 100 KB, about twice a
+// second (8 files kept): the daemon re-reads lines across rotations; none
+// is lost or repeated. The files kept hold some 4 s of log: a loaded host
+// can stall every reader of a daemon for 2 s (two suites and two busy
+// loops on 2 cores: 3 files were rotated away, reported as lost).
 func TestExactlyOnceOverLogFileRotation(t *testing.T) {
 	eachSource(t, func(t *testing.T, source ...string) { testExactlyOnceOverLogFileRotation(t, false, source...) })
 	// Rotated files compressed: behind by a rotation, a file reader goes
@@ -160,12 +165,13 @@ func TestExactlyOnceOverLogFileRotation(t *testing.T) {
 func testExactlyOnceOverLogFileRotation(t *testing.T, compress bool, source ...string) {
 	d := needDocker(t)
 	r := runEngine(t, d, append(source, "stream_lifetime", "200ms", "stream_idle_timeout", "200ms", "heartbeat_timeout", "5s")...)
-	opts := []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=3"}
+	opts := []string{"--log-opt", "max-size=100k", "--log-opt", "max-file=8"}
 	if compress {
 		opts = append(opts, "--log-opt", "compress=true")
 	}
 	ids, _ := runLoad(t, d, r, "filerot", 3, 2000, opts, nil)
-	// The daemon did rotate: it keeps only the last ~300 KB of the ~7 MB.
+	// The daemon did rotate: it keeps only the last ~800 KB of the ~3.5 MB
+	// each container wrote.
 	for _, id := range ids {
 		cfg, _ := d.Docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", id)
 		stdout, _, err := d.Logs(id)

@@ -888,7 +888,10 @@ func testFluentBitWildcardTagMultiline(t *testing.T, bin string) {
 	out := filepath.Join(dir, "out")
 	conf := newFBConf().
 		docker(d.Host(), "tag", "docker.*", "include_names", prefix+"*").
-		section("FILTER", "name", "multiline", "match", "docker.*", "multiline.key_content", "log", "multiline.parser", "java").
+		// flush_ms: the filter flushes a trace still open after 2 s by
+		// default; a loaded host can hold lines back that long (a trace
+		// split after frame 6 with two suites and two busy loops running).
+		section("FILTER", "name", "multiline", "match", "docker.*", "multiline.key_content", "log", "multiline.parser", "java", "flush_ms", "10000").
 		file(out, "docker.*").
 		write(t, dir)
 	fb := startFluentBit(t, bin, conf)
