@@ -596,24 +596,7 @@ func TestEngineFollowerSkippedRotatedFile(t *testing.T) {
 			api := newFakeAPI()
 			e, out := startEngineLog(t, api)
 			c := &collector{t: t, e: e}
-			api.create("c1", "c1", false)
-			api.mu.Lock()
-			api.containers["c1"].info.RotateSize = 32 << 10
-			api.containers["c1"].followSkips = func(line string) bool {
-				i, _ := strconv.Atoi(strings.TrimPrefix(line, "line "))
-				return i >= skipFrom && i <= skipTo
-			}
-			api.mu.Unlock()
-			api.setRunning("c1", true)
-			// A line a microsecond, stamped ahead of the clock: never
-			// behind (monitor.behind), which reads without follow anyway.
-			base := time.Now().Add(time.Hour).UnixNano()
-			stamp := func(i int) int64 { return base + int64(i)*int64(time.Microsecond) }
-			write := func(from, to int) {
-				for i := from; i <= to; i++ {
-					api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), stamp(i))
-				}
-			}
+			stamp, write := runSkipping(api, 32<<10, skipFrom, skipTo)
 			write(1, skipFrom-1)
 			c.until("the first lines", c.count(skipFrom-1))
 			want := seq("line", 1, n)
@@ -654,23 +637,8 @@ func TestEngineFollowerSkipAtAStreamsStart(t *testing.T) {
 	api := newFakeAPI()
 	e := startEngine(t, api, "stream_lifetime", "100ms", "stream_idle_timeout", "100ms")
 	c := &collector{t: t, e: e}
-	api.create("c1", "c1", false)
-	api.mu.Lock()
-	// A quarter of it is more than the last stream's 200 lines read again.
-	api.containers["c1"].info.RotateSize = 128 << 10
-	api.containers["c1"].followSkips = func(line string) bool {
-		i, _ := strconv.Atoi(strings.TrimPrefix(line, "line "))
-		return i >= skipFrom && i <= skipTo
-	}
-	api.mu.Unlock()
-	api.setRunning("c1", true)
-	base := time.Now().Add(time.Hour).UnixNano() // never behind (see above)
-	stamp := func(i int) int64 { return base + int64(i)*int64(time.Microsecond) }
-	write := func(from, to int) {
-		for i := from; i <= to; i++ {
-			api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), stamp(i))
-		}
-	}
+	// A quarter of max-size is more than the last stream's 200 lines read again.
+	_, write := runSkipping(api, 128<<10, skipFrom, skipTo)
 	write(1, 1000)
 	c.until("the first lines", c.count(1000))
 	streams := e.Stats().Streams.Load()
@@ -686,6 +654,30 @@ func TestEngineFollowerSkipAtAStreamsStart(t *testing.T) {
 	if e.Stats().CatchUps.Load() == 0 {
 		t.Fatal("no read without follow after the skip")
 	}
+}
+
+// runSkipping runs container c1 with max-size rotateSize, whose followed
+// streams skip lines "line <skipFrom>" to "line <skipTo>"; write writes
+// lines from to to, a microsecond apart, stamped an hour ahead of the
+// clock: never behind (monitor.behind), which reads without follow anyway.
+func runSkipping(api *fakeAPI, rotateSize int64, skipFrom, skipTo int) (stamp func(int) int64, write func(from, to int)) {
+	api.create("c1", "c1", false)
+	api.mu.Lock()
+	api.containers["c1"].info.RotateSize = rotateSize
+	api.containers["c1"].followSkips = func(line string) bool {
+		i, _ := strconv.Atoi(strings.TrimPrefix(line, "line "))
+		return i >= skipFrom && i <= skipTo
+	}
+	api.mu.Unlock()
+	api.setRunning("c1", true)
+	base := time.Now().Add(time.Hour).UnixNano()
+	stamp = func(i int) int64 { return base + int64(i)*int64(time.Microsecond) }
+	write = func(from, to int) {
+		for i := from; i <= to; i++ {
+			api.writeAt("c1", docker.Stdout, fmt.Sprintf("line %d", i), stamp(i))
+		}
+	}
+	return stamp, write
 }
 
 // A pause is taken for a skipped file only when the stream's rate would
