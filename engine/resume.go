@@ -155,9 +155,9 @@ func (m *monitor) resumePoint() (since int64, tail int) {
 // resumeSince is since for a reopen at the anchor. The daemon drops every
 // entry stamped before since (20.10), and its copiers stamp a line before
 // they write it: under load a line of one stream lands after lines of the
-// other stamped hundreds of milliseconds later (seen: 200-730 ms, both
-// suites and two busy loops on 2 cores), so a margin before the anchor
-// alone loses it. A stream's stamps rise in its log, though: its next line
+// other stamped hundreds of milliseconds later (200-260 ms in a json-file
+// log with a CI suite and two busy loops on 2 cores, 730 ms with dockerd
+// at nice 19), so a margin before the anchor alone loses it. A stream's stamps rise in its log, though: its next line
 // is stamped after its cursor. Since is no later than either cursor, and
 // no earlier than resumeReach before the anchor, so a stream quiet for
 // long does not make each reopen read back that far (the tail bound caps
