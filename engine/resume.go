@@ -157,17 +157,16 @@ func (m *monitor) resumePoint() (since int64, tail int) {
 // they write it: under load a line of one stream lands after lines of the
 // other stamped hundreds of milliseconds later (200-260 ms in a json-file
 // log with a CI suite and two busy loops on 2 cores, 730 ms with dockerd
-// at nice 19), so a margin before the anchor alone loses it. A stream's stamps rise in its log, though: its next line
-// is stamped after its cursor. Since is no later than either cursor, and
-// no earlier than resumeReach before the anchor, so a stream quiet for
-// long does not make each reopen read back that far (the tail bound caps
-// it too).
+// at nice 19), so a margin before the anchor alone loses it. A stream's
+// stamps rise in its log, though: its next line is stamped after its
+// cursor. Since is no later than the older cursor (a stream with no line
+// yet has none, and the anchor is on the other), and no earlier than
+// resumeReach before the anchor, so a stream quiet for long does not make
+// each reopen read back that far (the tail bound caps it too).
 func (m *monitor) resumeSince() int64 {
 	since := m.anchor.time - resumeMargin
-	for _, s := range [...]docker.Stream{docker.Stdout, docker.Stderr} {
-		if c := m.cursors[s].time; c > 0 && (s == docker.Stdout || !m.info.TTY) { // a TTY's one stream is stdout
-			since = min(since, c)
-		}
+	if c := m.oldestCursor(); c > 0 {
+		since = min(since, c)
 	}
 	return max(since, m.anchor.time-resumeReach, 1)
 }
